@@ -1,0 +1,93 @@
+package core
+
+import (
+	"context"
+	"fmt"
+)
+
+// Description says what a domain offers; the host uses it to make a model
+// that fits the domain's items.
+type Description struct {
+	Name       string     `json:"name"`
+	Version    string     `json:"version"`
+	InputKind  string     `json:"input_kind"` // image, text or video
+	Input      InputSpec  `json:"input"`
+	Spec       Spec       `json:"spec"` // default tower and head
+	Preprocess Preprocess `json:"preprocess"`
+	Splits     []string   `json:"splits"` // e.g. train, val
+	Tasks      []string   `json:"tasks"`  // evaluation tasks, e.g. lake20
+}
+
+// PairRequest asks a domain for a stream of training batches.
+type PairRequest struct {
+	Split   string // one of Description.Splits
+	Seed    uint64 // the stream is a pure function of Seed and step
+	Start   int    // first step (for resuming a run)
+	Items   int    // distinct items per batch
+	Pairs   int    // pairs per batch (half positive, half negative)
+	Augment bool   // random distortions
+}
+
+// Episode is one N-way K-shot trial set: Support holds K items of each of
+// N classes (label = class number), Query holds items to identify.
+type Episode struct {
+	Support      []Item
+	SupportLabel []int
+	Query        []Item
+	QueryLabel   []int
+}
+
+// Stream yields training batches in order. Next returns io.EOF only if the
+// stream is finite.
+type Stream interface {
+	Next(ctx context.Context) (*Batch, error)
+	Close() error
+}
+
+// Domain is a source of preprocessed items: training pairs, evaluation
+// episodes and the decoding of a user's raw files. Built-in domains
+// implement it in process; plugins implement it out of process.
+type Domain interface {
+	Describe() Description
+	Pairs(ctx context.Context, req PairRequest) (Stream, error)
+	// Episodes returns the evaluation episodes of a task.
+	Episodes(ctx context.Context, task string) ([]Episode, error)
+	// Decode turns a raw file (image bytes, text) into an item.
+	Decode(raw []byte) (Item, error)
+}
+
+// DomainOptions configure a domain when it is opened.
+type DomainOptions struct {
+	DataDir string            // root of the domain's data (may be empty for built-in data)
+	Input   []int             // override of the per-item input shape, if the domain allows
+	Extra   map[string]string // domain-specific settings
+}
+
+// DomainFactory opens a domain.
+type DomainFactory func(opts DomainOptions) (Domain, error)
+
+var domainFactories = map[string]DomainFactory{}
+
+// RegisterDomain makes a domain available by name.
+func RegisterDomain(name string, f DomainFactory) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := domainFactories[name]; dup {
+		panic("core: RegisterDomain called twice for " + name)
+	}
+	domainFactories[name] = f
+}
+
+// OpenDomain opens a registered domain.
+func OpenDomain(name string, opts DomainOptions) (Domain, error) {
+	regMu.RLock()
+	f, ok := domainFactories[name]
+	regMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("unknown domain %q (registered: %v)", name, Domains())
+	}
+	return f(opts)
+}
+
+// Domains lists the registered domain names.
+func Domains() []string { return keys(domainFactories) }

@@ -1,0 +1,166 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+)
+
+// Item is one preprocessed input: a dense tensor (images, vectors) or a bag
+// of feature indices (hashed text).
+type Item struct {
+	Dense []float32
+	Bag   []int32
+}
+
+// Preprocess records how raw inputs become items for this model, so a model
+// file alone is enough to embed new data.
+type Preprocess struct {
+	Kind     string  `json:"kind"`               // "image", "text", ...
+	Width    int     `json:"width,omitempty"`    // image width in pixels
+	Height   int     `json:"height,omitempty"`   // image height in pixels
+	Channels int     `json:"channels,omitempty"` // 1 gray, 3 RGB
+	Invert   bool    `json:"invert,omitempty"`   // dark ink on light paper becomes bright
+	Mean     float32 `json:"mean"`               // subtracted after scaling to [0,1]
+	Std      float32 `json:"std"`                // divided by after Mean; 0 means 1
+	// Extra holds domain-specific settings (for example a hashing size).
+	Extra map[string]string `json:"extra,omitempty"`
+}
+
+// Spec names a tower and a head with their configs.
+type Spec struct {
+	Tower       string          `json:"tower"`
+	TowerConfig json.RawMessage `json:"tower_config,omitempty"`
+	Head        string          `json:"head"`
+	HeadConfig  json.RawMessage `json:"head_config,omitempty"`
+}
+
+// TrainInfo is the training metadata kept in a model file.
+type TrainInfo struct {
+	Domain    string            `json:"domain,omitempty"`
+	Seed      uint64            `json:"seed"`
+	Steps     int               `json:"steps"`
+	Pairs     int64             `json:"pairs"`
+	Seconds   float64           `json:"seconds"`
+	Optimizer string            `json:"optimizer,omitempty"`
+	LastLoss  float64           `json:"last_loss"`
+	Metrics   map[string]float64 `json:"metrics,omitempty"`
+	Created   string            `json:"created,omitempty"`
+}
+
+// Model is a tower, a head, the preprocessing of its inputs and a calibrated
+// decision threshold on the head's score.
+type Model struct {
+	Spec       Spec
+	Tower      Tower
+	Head       Head
+	Preprocess Preprocess
+	// Threshold is the score at or above which two items are called the same.
+	Threshold float64
+	Info      TrainInfo
+
+	mu     sync.Mutex
+	embeds map[int]*Net
+}
+
+// DefaultThreshold is the threshold of an uncalibrated model.
+const DefaultThreshold = 0.5
+
+// New builds a model with freshly initialised weights from seed.
+func New(spec Spec, pre Preprocess, seed uint64) (*Model, error) {
+	rng := rand.New(rand.NewPCG(seed, 0x5ea4e5e))
+	return build(spec, pre, rng)
+}
+
+func build(spec Spec, pre Preprocess, rng *rand.Rand) (*Model, error) {
+	t, err := NewTower(spec.Tower, spec.TowerConfig, rng)
+	if err != nil {
+		return nil, fmt.Errorf("tower %s: %w", spec.Tower, err)
+	}
+	h, err := NewHead(spec.Head, spec.HeadConfig, t.Output(), rng)
+	if err != nil {
+		return nil, fmt.Errorf("head %s: %w", spec.Head, err)
+	}
+	m := &Model{Spec: spec, Tower: t, Head: h, Preprocess: pre, Threshold: DefaultThreshold}
+	if err := checkUniqueNames(m.Params()); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Params lists the tower's then the head's learnables.
+func (m *Model) Params() []*Param {
+	return append(append([]*Param(nil), m.Tower.Params()...), m.Head.Params()...)
+}
+
+// EmbeddingSize is the number of floats in one embedding.
+func (m *Model) EmbeddingSize() int { return Size(m.Tower.Output()) }
+
+// Embed runs items through the tower in batches of batchSize (64 if 0) and
+// returns one embedding per item. Each item is embedded exactly once.
+func (m *Model) Embed(ctx context.Context, items []Item, batchSize int) ([][]float32, error) {
+	if batchSize <= 0 {
+		batchSize = 64
+	}
+	if len(items) < batchSize {
+		batchSize = len(items)
+	}
+	if batchSize == 0 {
+		return nil, nil
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.embeds == nil {
+		m.embeds = map[int]*Net{}
+	}
+	net := m.embeds[batchSize]
+	if net == nil {
+		var err error
+		if net, err = newEmbedNet(m, batchSize); err != nil {
+			return nil, err
+		}
+		m.embeds[batchSize] = net
+	}
+	d := m.EmbeddingSize()
+	out := make([][]float32, len(items))
+	flat := make([]float32, len(items)*d)
+	for lo := 0; lo < len(items); lo += batchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+batchSize, len(items))
+		e, err := net.embed(items[lo:hi])
+		if err != nil {
+			return nil, err
+		}
+		for i := lo; i < hi; i++ {
+			out[i] = flat[i*d : (i+1)*d : (i+1)*d]
+			copy(out[i], e[(i-lo)*d:(i-lo+1)*d])
+		}
+	}
+	return out, nil
+}
+
+// Compare embeds two items and returns the head's score.
+func (m *Model) Compare(ctx context.Context, a, b Item) (float32, error) {
+	e, err := m.Embed(ctx, []Item{a, b}, 2)
+	if err != nil {
+		return 0, err
+	}
+	return m.Head.Score(e[0], e[1]), nil
+}
+
+// Same reports whether a score is at or above the model's threshold.
+func (m *Model) Same(score float32) bool { return float64(score) >= m.Threshold }
+
+// Close releases the cached inference graphs.
+func (m *Model) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.embeds {
+		n.Close()
+	}
+	m.embeds = nil
+}

@@ -1,0 +1,297 @@
+package core
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Batch is one training step: a set of distinct items and the pairs formed
+// from them by index. Each item goes through the tower once, however many
+// pairs it is in, and both sides of every pair share that one pass.
+type Batch struct {
+	Items []Item
+	A, B  []int     // pair i is (Items[A[i]], Items[B[i]])
+	Y     []float32 // 1 = same class, 0 = different
+}
+
+// Net is a compiled graph of a model for a fixed batch layout: items
+// through the tower, and for training nets the pairs through the head and
+// the loss. The graph is built once and run once per step.
+type Net struct {
+	m        *Model
+	b        *Builder
+	items    int
+	pairs    int
+	x        *G.Node
+	ia, ib   *G.Node
+	y        *G.Node
+	emb      *G.Node
+	score    *G.Node
+	loss     *G.Node
+	vm       G.VM
+	params   []*Param
+	nodes    G.Nodes
+	embVal   G.Value
+	scoreVal G.Value
+	lossVal  G.Value
+
+	xbuf32 []float32
+	xbuf64 []float64
+	ibuf   []int
+}
+
+func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
+	training := pairs > 0
+	b := NewBuilder(dt, training)
+	in := m.Tower.Input()
+	n := &Net{m: m, b: b, items: items, pairs: pairs}
+	shape := append([]int{items}, in.Shape...)
+	switch in.Kind {
+	case Dense:
+		n.x = b.Input("x", shape...)
+	case Bag:
+		n.x = b.Indices("x", shape...)
+	default:
+		return nil, fmt.Errorf("unknown input kind %q", in.Kind)
+	}
+	emb, err := m.Tower.Build(b, n.x)
+	if err != nil {
+		return nil, fmt.Errorf("build tower: %w", err)
+	}
+	n.emb = emb
+	if training {
+		n.ia = b.Indices("pair_a", pairs)
+		n.ib = b.Indices("pair_b", pairs)
+		n.y = b.Input("y", pairs)
+		ea, err := G.ByIndices(emb, n.ia, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gather side a: %w", err)
+		}
+		eb, err := G.ByIndices(emb, n.ib, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gather side b: %w", err)
+		}
+		n.score, n.loss, err = m.Head.Build(b, ea, eb, n.y)
+		if err != nil {
+			return nil, fmt.Errorf("build head: %w", err)
+		}
+		n.params = b.Params()
+		for _, p := range n.params {
+			n.nodes = append(n.nodes, b.Node(p))
+		}
+		if _, err := G.Grad(n.loss, n.nodes...); err != nil {
+			return nil, fmt.Errorf("gradients: %w", err)
+		}
+		G.Read(n.score, &n.scoreVal)
+		G.Read(n.loss, &n.lossVal)
+		n.vm = G.NewTapeMachine(b.G, G.BindDualValues(n.nodes...))
+	} else {
+		G.Read(n.emb, &n.embVal)
+		n.params = b.Params()
+		n.vm = G.NewTapeMachine(b.G)
+	}
+	return n, nil
+}
+
+func newEmbedNet(m *Model, items int) (*Net, error) { return m.newNet(items, 0, tensor.Float32) }
+
+// NewTrainNet compiles a float32 training graph for batches of the given
+// number of items and pairs.
+func (m *Model) NewTrainNet(items, pairs int) (*Net, error) {
+	return m.newNet(items, pairs, tensor.Float32)
+}
+
+// NewTrainNet64 compiles a float64 training graph; gradient checks use it.
+// Its weights are copies: Params' Data is not shared.
+func (m *Model) NewTrainNet64(items, pairs int) (*Net, error) {
+	return m.newNet(items, pairs, tensor.Float64)
+}
+
+// Params lists the net's learnables, in the order of Grad.
+func (n *Net) Params() []*Param { return n.params }
+
+func (n *Net) setItems(items []Item) error {
+	if len(items) > n.items {
+		return fmt.Errorf("batch has %d items, net takes %d", len(items), n.items)
+	}
+	in := n.m.Tower.Input()
+	per := Size(in.Shape)
+	shape := append([]int{n.items}, in.Shape...)
+	switch in.Kind {
+	case Dense:
+		if n.b.Dtype == tensor.Float64 {
+			if n.xbuf64 == nil {
+				n.xbuf64 = make([]float64, n.items*per)
+			}
+			clear(n.xbuf64)
+			for i, it := range items {
+				if len(it.Dense) != per {
+					return fmt.Errorf("item %d has %d values, tower takes %v = %d", i, len(it.Dense), in.Shape, per)
+				}
+				for j, v := range it.Dense {
+					n.xbuf64[i*per+j] = float64(v)
+				}
+			}
+			return G.Let(n.x, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(n.xbuf64)))
+		}
+		if n.xbuf32 == nil {
+			n.xbuf32 = make([]float32, n.items*per)
+		}
+		clear(n.xbuf32)
+		for i, it := range items {
+			if len(it.Dense) != per {
+				return fmt.Errorf("item %d has %d values, tower takes %v = %d", i, len(it.Dense), in.Shape, per)
+			}
+			copy(n.xbuf32[i*per:], it.Dense)
+		}
+		return G.Let(n.x, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(n.xbuf32)))
+	case Bag:
+		buf := make([]int, n.items*per)
+		for i := range buf {
+			buf[i] = -1
+		}
+		for i, it := range items {
+			for j, v := range it.Bag {
+				if j >= per {
+					break
+				}
+				buf[i*per+j] = int(v)
+			}
+		}
+		return G.Let(n.x, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(buf)))
+	}
+	return fmt.Errorf("unknown input kind %q", in.Kind)
+}
+
+func (n *Net) embed(items []Item) ([]float32, error) {
+	if err := n.setItems(items); err != nil {
+		return nil, err
+	}
+	defer n.vm.Reset()
+	if err := n.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("embed: %w", err)
+	}
+	return n.embVal.Data().([]float32), nil
+}
+
+func (n *Net) setBatch(bt *Batch) error {
+	if len(bt.A) != n.pairs || len(bt.B) != n.pairs || len(bt.Y) != n.pairs {
+		return fmt.Errorf("batch has %d pairs, net takes %d", len(bt.A), n.pairs)
+	}
+	if err := n.setItems(bt.Items); err != nil {
+		return err
+	}
+	for _, i := range append(append([]int(nil), bt.A...), bt.B...) {
+		if i < 0 || i >= len(bt.Items) {
+			return fmt.Errorf("pair index %d out of range [0,%d)", i, len(bt.Items))
+		}
+	}
+	if err := G.Let(n.ia, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]int(nil), bt.A...)))); err != nil {
+		return err
+	}
+	if err := G.Let(n.ib, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]int(nil), bt.B...)))); err != nil {
+		return err
+	}
+	if n.b.Dtype == tensor.Float64 {
+		y := make([]float64, n.pairs)
+		for i, v := range bt.Y {
+			y[i] = float64(v)
+		}
+		return G.Let(n.y, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(y)))
+	}
+	return G.Let(n.y, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]float32(nil), bt.Y...))))
+}
+
+// Forward runs the graph on a batch and returns the mean loss and the
+// per-pair scores. Gradients are then available from Grad until the next run.
+func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
+	if n.pairs == 0 {
+		return 0, nil, fmt.Errorf("not a training net")
+	}
+	if err := n.setBatch(bt); err != nil {
+		return 0, nil, err
+	}
+	n.vm.Reset()
+	if err := n.vm.RunAll(); err != nil {
+		return 0, nil, fmt.Errorf("forward/backward: %w", err)
+	}
+	loss = scalar(n.lossVal)
+	switch d := n.scoreVal.Data().(type) {
+	case []float32:
+		scores = make([]float64, len(d))
+		for i, v := range d {
+			scores[i] = float64(v)
+		}
+	case []float64:
+		scores = append(scores, d...)
+	}
+	return loss, scores, nil
+}
+
+// Grad returns the gradient of the loss with respect to Params()[i] as
+// float64s (a copy).
+func (n *Net) Grad(i int) ([]float64, error) {
+	g, err := n.nodes[i].Grad()
+	if err != nil {
+		return nil, err
+	}
+	switch d := g.Data().(type) {
+	case []float32:
+		out := make([]float64, len(d))
+		for j, v := range d {
+			out[j] = float64(v)
+		}
+		return out, nil
+	case []float64:
+		return append([]float64(nil), d...), nil
+	case float32:
+		return []float64{float64(d)}, nil
+	case float64:
+		return []float64{d}, nil
+	}
+	return nil, fmt.Errorf("unexpected gradient type %T", g.Data())
+}
+
+// grad32 returns the float32 gradient slice of Params()[i] without copying.
+func (n *Net) grad32(i int) ([]float32, error) {
+	g, err := n.nodes[i].Grad()
+	if err != nil {
+		return nil, err
+	}
+	d, ok := g.Data().([]float32)
+	if !ok {
+		return nil, fmt.Errorf("gradient of %s is %T, want []float32", n.params[i].Name, g.Data())
+	}
+	return d, nil
+}
+
+// SetParam64 overwrites the float64 copy of Params()[i] (gradient checks).
+func (n *Net) SetParam64(i int, data []float64) {
+	copy(n.nodes[i].Value().Data().([]float64), data)
+}
+
+// Param64 returns the float64 copy of Params()[i] (gradient checks).
+func (n *Net) Param64(i int) []float64 { return n.nodes[i].Value().Data().([]float64) }
+
+// Close releases the machine.
+func (n *Net) Close() {
+	if n.vm != nil {
+		n.vm.Close()
+	}
+}
+
+func scalar(v G.Value) float64 {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d)
+	case float64:
+		return d
+	case []float32:
+		return float64(d[0])
+	case []float64:
+		return d[0]
+	}
+	return 0
+}

@@ -1,0 +1,85 @@
+// Package core is the twin runner of siamese: it composes a Tower and a
+// Head into a Model, trains it, evaluates it (verification and N-way K-shot
+// identification), embeds and compares items, and saves and loads one
+// self-describing model file.
+//
+// core never imports a tower, head or domain: those register themselves by
+// name (RegisterTower, RegisterHead, RegisterDomain), as database/sql
+// drivers do, so a model file can name its tower and head.
+package core
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Param is one learnable tensor. Its Data is the single copy of the weights:
+// a float32 graph uses it as the node's backing array, so the optimizer
+// updates it in place.
+type Param struct {
+	Name  string
+	Shape []int
+	Data  []float32
+}
+
+// NewParam allocates a zeroed parameter of the given shape.
+func NewParam(name string, shape ...int) *Param {
+	return &Param{Name: name, Shape: append([]int(nil), shape...), Data: make([]float32, Size(shape))}
+}
+
+// Size is the number of elements of a shape.
+func Size(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
+}
+
+// InitNormal fills p with N(mean, std²) draws from rng.
+func (p *Param) InitNormal(rng *rand.Rand, mean, std float64) {
+	for i := range p.Data {
+		p.Data[i] = float32(mean + std*rng.NormFloat64())
+	}
+}
+
+// InitHe fills p with He-normal weights for the given fan-in (ReLU layers).
+func (p *Param) InitHe(rng *rand.Rand, fanIn int) {
+	p.InitNormal(rng, 0, math.Sqrt(2/float64(fanIn)))
+}
+
+// InitGlorot fills p with Glorot-uniform weights.
+func (p *Param) InitGlorot(rng *rand.Rand, fanIn, fanOut int) {
+	limit := math.Sqrt(6 / float64(fanIn+fanOut))
+	for i := range p.Data {
+		p.Data[i] = float32((2*rng.Float64() - 1) * limit)
+	}
+}
+
+// Fill sets every element to v.
+func (p *Param) Fill(v float32) {
+	for i := range p.Data {
+		p.Data[i] = v
+	}
+}
+
+// CountParams sums the sizes of ps.
+func CountParams(ps []*Param) int {
+	n := 0
+	for _, p := range ps {
+		n += len(p.Data)
+	}
+	return n
+}
+
+func checkUniqueNames(ps []*Param) error {
+	seen := map[string]bool{}
+	for _, p := range ps {
+		if seen[p.Name] {
+			return fmt.Errorf("duplicate parameter name %q", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package l1sigmoid is the head of Koch, Zemel and Salakhutdinov (2015):
+// p = σ(Σⱼ αⱼ|h1ⱼ − h2ⱼ| + b), trained with binary cross-entropy.
+//
+// It registers itself as "l1sigmoid"; import it for its side effect.
+package l1sigmoid
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/siamesenet/siamese/core"
+	G "gorgonia.org/gorgonia"
+)
+
+// Name is the registered name of this head.
+const Name = "l1sigmoid"
+
+func init() {
+	core.RegisterHead(Name, func(cfg json.RawMessage, in []int, rng *rand.Rand) (core.Head, error) {
+		return New(in, rng)
+	})
+}
+
+// Head is the weighted-L1 sigmoid head.
+type Head struct {
+	dim   int
+	alpha *core.Param // [D,1]
+	bias  *core.Param // [1,1]
+}
+
+// New makes a head for embeddings of shape in (one dimension).
+func New(in []int, rng *rand.Rand) (*Head, error) {
+	if len(in) != 1 || in[0] < 1 {
+		return nil, fmt.Errorf("l1sigmoid needs flat embeddings, got shape %v", in)
+	}
+	h := &Head{dim: in[0], alpha: core.NewParam("head.alpha", in[0], 1), bias: core.NewParam("head.bias", 1, 1)}
+	h.alpha.InitGlorot(rng, in[0], 1)
+	return h, nil
+}
+
+// Params implements core.Head.
+func (h *Head) Params() []*core.Param { return []*core.Param{h.alpha, h.bias} }
+
+// Build implements core.Head.
+func (h *Head) Build(b *core.Builder, a, c, y *G.Node) (score, loss *G.Node, err error) {
+	p := a.Shape()[0]
+	diff, err := G.Sub(a, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if diff, err = G.Abs(diff); err != nil {
+		return nil, nil, err
+	}
+	z, err := G.Mul(diff, b.Param(h.alpha))
+	if err != nil {
+		return nil, nil, err
+	}
+	if z, err = G.BroadcastAdd(z, b.Param(h.bias), nil, []byte{0}); err != nil {
+		return nil, nil, err
+	}
+	if z, err = G.Reshape(z, []int{p}); err != nil {
+		return nil, nil, err
+	}
+	if score, err = G.Sigmoid(z); err != nil {
+		return nil, nil, err
+	}
+	if y == nil {
+		return score, nil, nil
+	}
+	// Binary cross-entropy on the logit, in its stable form softplus(z) − y·z.
+	sp, err := G.Softplus(z)
+	if err != nil {
+		return nil, nil, err
+	}
+	yz, err := G.HadamardProd(y, z)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := G.Sub(sp, yz)
+	if err != nil {
+		return nil, nil, err
+	}
+	loss, err = G.Mean(l)
+	return score, loss, err
+}
+
+// Score implements core.Head.
+func (h *Head) Score(a, c []float32) float32 {
+	z := float64(h.bias.Data[0])
+	for j := range a {
+		z += float64(h.alpha.Data[j]) * math.Abs(float64(a[j])-float64(c[j]))
+	}
+	return float32(1 / (1 + math.Exp(-z)))
+}

@@ -1,0 +1,80 @@
+// Package nn holds the layers that towers are built from. Each function is
+// the one place a layer is put into a graph, so a faster custom op replaces
+// a stock gorgonia op here without touching any tower.
+package nn
+
+import (
+	"fmt"
+
+	"github.com/siamesenet/siamese/core"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Conv2D is a valid (unpadded), stride-1 convolution of x [N,C,H,W] with
+// w [F,C,K,K], plus bias [1,F,1,1], followed by ReLU when relu is set.
+func Conv2D(b *core.Builder, x *G.Node, w, bias *core.Param, relu bool) (*G.Node, error) {
+	k := w.Shape[2]
+	y, err := G.Conv2d(x, b.Param(w), tensor.Shape{k, w.Shape[3]}, []int{0, 0}, []int{1, 1}, []int{1, 1})
+	if err != nil {
+		return nil, fmt.Errorf("conv %s: %w", w.Name, err)
+	}
+	if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0, 2, 3}); err != nil {
+		return nil, fmt.Errorf("conv bias %s: %w", bias.Name, err)
+	}
+	if relu {
+		return G.Rectify(y)
+	}
+	return y, nil
+}
+
+// MaxPool2D is a k×k max-pool with stride k over x [N,C,H,W] (floor).
+func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
+	return G.MaxPool2D(x, tensor.Shape{k, k}, []int{0, 0}, []int{k, k})
+}
+
+// Dense is x [N,I] · w [I,O] + bias [1,O], then the named activation.
+func Dense(b *core.Builder, x *G.Node, w, bias *core.Param, act string) (*G.Node, error) {
+	y, err := G.Mul(x, b.Param(w))
+	if err != nil {
+		return nil, fmt.Errorf("dense %s: %w", w.Name, err)
+	}
+	if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0}); err != nil {
+		return nil, fmt.Errorf("dense bias %s: %w", bias.Name, err)
+	}
+	return Activate(y, act)
+}
+
+// Activations lists the names Activate accepts.
+var Activations = []string{"none", "relu", "sigmoid", "tanh"}
+
+// Activate applies a named activation ("none" or "" is the identity).
+func Activate(x *G.Node, act string) (*G.Node, error) {
+	switch act {
+	case "", "none":
+		return x, nil
+	case "relu":
+		return G.Rectify(x)
+	case "sigmoid":
+		return G.Sigmoid(x)
+	case "tanh":
+		return G.Tanh(x)
+	}
+	return nil, fmt.Errorf("unknown activation %q (want one of %v)", act, Activations)
+}
+
+// CheckActivation validates an activation name.
+func CheckActivation(act string) error {
+	for _, a := range Activations {
+		if act == a || act == "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown activation %q (want one of %v)", act, Activations)
+}
+
+// Flatten reshapes x [N,...] to [N, prod(...)].
+func Flatten(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	return G.Reshape(x, []int{s[0], core.Size(s[1:])})
+}
