@@ -39,15 +39,15 @@ type Spec struct {
 
 // TrainInfo is the training metadata kept in a model file.
 type TrainInfo struct {
-	Domain    string            `json:"domain,omitempty"`
-	Seed      uint64            `json:"seed"`
-	Steps     int               `json:"steps"`
-	Pairs     int64             `json:"pairs"`
-	Seconds   float64           `json:"seconds"`
-	Optimizer string            `json:"optimizer,omitempty"`
-	LastLoss  float64           `json:"last_loss"`
+	Domain    string             `json:"domain,omitempty"`
+	Seed      uint64             `json:"seed"`
+	Steps     int                `json:"steps"`
+	Pairs     int64              `json:"pairs"`
+	Seconds   float64            `json:"seconds"`
+	Optimizer string             `json:"optimizer,omitempty"`
+	LastLoss  float64            `json:"last_loss"`
 	Metrics   map[string]float64 `json:"metrics,omitempty"`
-	Created   string            `json:"created,omitempty"`
+	Created   string             `json:"created,omitempty"`
 }
 
 // Model is a tower, a head, the preprocessing of its inputs and a calibrated

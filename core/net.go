@@ -213,6 +213,14 @@ func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 	if err := n.setBatch(bt); err != nil {
 		return 0, nil, err
 	}
+	// The tape machine adds into the bound gradients: clear them first.
+	for _, nd := range n.nodes {
+		if g, err := nd.Grad(); err == nil {
+			if t, ok := g.(tensor.Tensor); ok {
+				t.Zero()
+			}
+		}
+	}
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
 		return 0, nil, fmt.Errorf("forward/backward: %w", err)

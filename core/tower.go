@@ -68,9 +68,9 @@ type TowerFactory func(config json.RawMessage, rng *rand.Rand) (Tower, error)
 type HeadFactory func(config json.RawMessage, in []int, rng *rand.Rand) (Head, error)
 
 var (
-	regMu   sync.RWMutex
-	towers  = map[string]TowerFactory{}
-	heads   = map[string]HeadFactory{}
+	regMu  sync.RWMutex
+	towers = map[string]TowerFactory{}
+	heads  = map[string]HeadFactory{}
 )
 
 // RegisterTower makes a tower available by name. It panics on a duplicate,

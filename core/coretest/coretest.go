@@ -117,6 +117,22 @@ func GradCheck(t *testing.T, m *core.Model, bt *core.Batch, probes int) {
 			}
 		}
 	}
+	// A second run on the same batch gives the same gradients (they are
+	// not accumulated across steps).
+	if _, _, err := net.Forward(bt); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range params {
+		g, err := net.Grad(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range g {
+			if math.Abs(g[j]-grads[i][j]) > 1e-9*math.Max(1, math.Abs(g[j])) {
+				t.Fatalf("%s: gradient changed between two runs on one batch: %g then %g", p.Name, grads[i][j], g[j])
+			}
+		}
+	}
 	sort.Float64s(errs)
 	median := errs[len(errs)/2]
 	if float64(bad) > 0.05*float64(len(errs)) || median > 1e-6 {

@@ -38,9 +38,9 @@ type Config struct {
 
 // Presets are the named configurations.
 var Presets = map[string]Config{
-	"koch": {Input: []int{1, 105, 105}, Blocks: []Block{{64, 10, 2}, {128, 7, 2}, {128, 4, 2}, {256, 4, 0}}, Embed: 4096, Activation: "sigmoid"},
+	"koch":      {Input: []int{1, 105, 105}, Blocks: []Block{{64, 10, 2}, {128, 7, 2}, {128, 4, 2}, {256, 4, 0}}, Embed: 4096, Activation: "sigmoid"},
 	"koch-half": {Input: []int{1, 105, 105}, Blocks: []Block{{32, 10, 2}, {64, 7, 2}, {64, 4, 2}, {128, 4, 0}}, Embed: 1024, Activation: "sigmoid"},
-	"small": {Input: []int{1, 28, 28}, Blocks: []Block{{32, 3, 2}, {64, 3, 2}}, Embed: 128, Activation: "sigmoid"},
+	"small":     {Input: []int{1, 28, 28}, Blocks: []Block{{32, 3, 2}, {64, 3, 2}}, Embed: 128, Activation: "sigmoid"},
 }
 
 // Resolve fills zero fields of c from its preset and checks the result.

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/urfave/cli/v2"
+)
+
+func evalCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "eval",
+		Usage: "evaluate a model on a domain's task: N-way K-shot identification and pair verification",
+		Flags: append(domainFlags(),
+			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "model file"},
+			&cli.StringFlag{Name: "task", Usage: "evaluation task (default: the domain's first)"},
+			&cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		),
+		Action: func(c *cli.Context) error {
+			m, err := core.Load(c.String("model"))
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			dom, err := openDomain(c, m.Info.Domain, m.Tower.Input().Shape)
+			if err != nil {
+				return err
+			}
+			task := c.String("task")
+			if task == "" {
+				tasks := dom.Describe().Tasks
+				if len(tasks) == 0 {
+					return fmt.Errorf("domain %s offers no evaluation task", dom.Describe().Name)
+				}
+				task = tasks[0]
+			}
+			if t := c.Float64("threshold"); !math.IsNaN(t) {
+				m.Threshold = t
+			}
+			eps, err := dom.Episodes(c.Context, task)
+			if err != nil {
+				return err
+			}
+			id, v, err := core.Evaluate(c.Context, m, eps, countBar(len(eps), "episodes", c.Bool("json")))
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(map[string]any{"task": task, "identification": id, "verification": v})
+			}
+			fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
+			fmt.Printf("pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
+			fmt.Printf("at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/urfave/cli/v2"
+)
+
+func domainFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "domain", Usage: "domain name (" + strings.Join(core.Domains(), ", ") + ")"},
+		&cli.StringFlag{Name: "data", Usage: "data folder of the domain (default: $SIAMESE_DATA/<domain>)"},
+		&cli.StringFlag{Name: "input", Usage: "input shape C,H,W (default: the domain's or the model's)"},
+	}
+}
+
+func parseShape(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("bad shape %q: want positive integers like 1,28,28", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// openDomain opens the domain named by --domain (or fallback).
+func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, error) {
+	name := c.String("domain")
+	if name == "" {
+		name = fallback
+	}
+	if name == "" {
+		return nil, errors.New("no domain: set --domain")
+	}
+	data := c.String("data")
+	if data == "" && os.Getenv("SIAMESE_DATA") != "" {
+		data = filepath.Join(os.Getenv("SIAMESE_DATA"), name)
+	}
+	if s := c.String("input"); s != "" {
+		var err error
+		if input, err = parseShape(s); err != nil {
+			return nil, err
+		}
+	}
+	if data != "" {
+		if _, err := os.Stat(data); err != nil {
+			return nil, fmt.Errorf("domain %s: data folder: %w", name, err)
+		}
+	}
+	return core.OpenDomain(name, core.DomainOptions{DataDir: data, Input: input})
+}
+
+func trainCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "train",
+		Usage: "train a model on a domain's pairs",
+		Flags: append(domainFlags(),
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "siamese.model", Usage: "model file to write"},
+			&cli.StringFlag{Name: "tower", Usage: "tower name (default: the domain's)"},
+			&cli.StringFlag{Name: "preset", Usage: "cnn preset: koch, koch-half or small"},
+			&cli.StringFlag{Name: "tower-config", Usage: "tower config as JSON"},
+			&cli.StringFlag{Name: "head", Usage: "head name: l1sigmoid or contrastive (default: the domain's)"},
+			&cli.StringFlag{Name: "head-config", Usage: "head config as JSON, e.g. {\"margin\":2}"},
+			&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam or sgd"},
+			&cli.Float64Flag{Name: "lr", Usage: "learning rate (default 1e-3 adam, 1e-2 sgd)"},
+			&cli.Float64Flag{Name: "momentum", Usage: "sgd momentum (default 0.9)"},
+			&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay"},
+			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, step or cosine"},
+			&cli.IntFlag{Name: "decay-every", Usage: "step schedule: steps between decays"},
+			&cli.Float64Flag{Name: "decay-rate", Value: 0.5, Usage: "step schedule: factor per decay"},
+			&cli.IntFlag{Name: "warmup", Usage: "linear warm-up steps"},
+			&cli.IntFlag{Name: "items", Value: 64, Usage: "distinct items per batch (each embedded once)"},
+			&cli.IntFlag{Name: "pairs", Value: 128, Usage: "pairs per batch, half positive"},
+			&cli.IntFlag{Name: "steps", Usage: "step budget"},
+			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed gives the same weights"},
+			&cli.BoolFlag{Name: "augment", Usage: "random affine distortions"},
+			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default val20 where offered)"},
+			&cli.IntFlag{Name: "val-every", Value: 500, Usage: "validate every N steps"},
+			&cli.IntFlag{Name: "patience", Usage: "stop after N validations without improvement (0: never)"},
+			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
+			&cli.IntFlag{Name: "ckpt-every", Value: 1000, Usage: "checkpoint every N steps"},
+			&cli.StringFlag{Name: "resume", Usage: "continue the run saved in this checkpoint"},
+			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+		),
+		Action: runTrain,
+	}
+}
+
+func runTrain(c *cli.Context) error {
+	ctx := c.Context
+	var tr *core.Trainer
+	var dom core.Domain
+	var err error
+	if ck := c.String("resume"); ck != "" {
+		if tr, err = core.Resume(ck); err != nil {
+			return err
+		}
+		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape); err != nil {
+			return err
+		}
+		tr.Domain = dom
+	} else {
+		input, err := parseShape(c.String("input"))
+		if err != nil {
+			return err
+		}
+		if dom, err = openDomain(c, "", input); err != nil {
+			return err
+		}
+		desc := dom.Describe()
+		spec := desc.Spec
+		if t := c.String("tower"); t != "" {
+			spec.Tower, spec.TowerConfig = t, nil
+		}
+		if p := c.String("preset"); p != "" {
+			spec.TowerConfig = mergeJSON(spec.TowerConfig, map[string]any{"preset": p})
+		}
+		if tc := c.String("tower-config"); tc != "" {
+			var extra map[string]any
+			if err := json.Unmarshal([]byte(tc), &extra); err != nil {
+				return fmt.Errorf("--tower-config: %w", err)
+			}
+			spec.TowerConfig = mergeJSON(spec.TowerConfig, extra)
+		}
+		if h := c.String("head"); h != "" {
+			spec.Head = h
+		}
+		if hc := c.String("head-config"); hc != "" {
+			spec.HeadConfig = json.RawMessage(hc)
+		}
+		m, err := core.New(spec, desc.Preprocess, c.Uint64("seed"))
+		if err != nil {
+			return err
+		}
+		m.Info.Domain = desc.Name
+		ckpt := c.String("checkpoint")
+		if ckpt == "" {
+			ckpt = c.String("out") + ".ckpt"
+		}
+		tr = &core.Trainer{Model: m, Domain: dom, Config: core.TrainConfig{
+			Optimizer: c.String("optimizer"), LR: c.Float64("lr"), Momentum: c.Float64("momentum"),
+			WeightDecay: c.Float64("weight-decay"), Schedule: c.String("schedule"), DecayEvery: c.Int("decay-every"),
+			DecayRate: c.Float64("decay-rate"), Warmup: c.Int("warmup"), Items: c.Int("items"), Pairs: c.Int("pairs"),
+			Steps: c.Int("steps"), Duration: c.Duration("duration"), Seed: c.Uint64("seed"), Augment: c.Bool("augment"),
+			ValEvery: c.Int("val-every"), Patience: c.Int("patience"), Checkpoint: ckpt, CkptEvery: c.Int("ckpt-every"),
+		}}
+		if tr.Config.Steps == 0 && tr.Config.Duration == 0 {
+			return errors.New("set a budget: --steps N or --duration D")
+		}
+	}
+	m := tr.Model
+	valTask := c.String("val-task")
+	if valTask == "" && hasTask(dom, "val20") {
+		valTask = "val20"
+	}
+	if valTask != "" {
+		tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
+			eps, err := dom.Episodes(ctx, valTask)
+			if err != nil {
+				return 0, err
+			}
+			r, err := core.Identify(ctx, m, eps, nil)
+			if err != nil {
+				return 0, err
+			}
+			return r.Accuracy, nil
+		}
+	}
+	tr.Log = slog.Default()
+	progress, done := trainBar(c.Bool("json"))
+	tr.OnProgress = progress
+	res, err := tr.Run(ctx)
+	done()
+	if err != nil {
+		return err
+	}
+	out := c.String("out")
+	if valTask != "" {
+		if err := calibrate(ctx, m, dom, valTask); err != nil {
+			return err
+		}
+	}
+	if err := m.Save(out); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(map[string]any{"model": out, "result": res, "threshold": m.Threshold})
+	}
+	fmt.Printf("trained %d steps (%d pairs) in %.0f s, stopped by %s; loss %.4f\n", res.Steps, res.Pairs, res.Seconds, res.Stopped, res.Loss)
+	if res.BestStep > 0 {
+		fmt.Printf("best validation %.3f at step %d\n", res.BestScore, res.BestStep)
+	}
+	fmt.Printf("threshold %.4f; model written to %s\n", m.Threshold, out)
+	return nil
+}
+
+// calibrate sets the model's threshold to the EER threshold of the pairs
+// formed by the task's episodes.
+func calibrate(ctx context.Context, m *core.Model, dom core.Domain, task string) error {
+	eps, err := dom.Episodes(ctx, task)
+	if err != nil {
+		return err
+	}
+	_, v, err := core.Evaluate(ctx, m, eps, nil)
+	if err != nil {
+		return fmt.Errorf("calibrate on %s: %w", task, err)
+	}
+	if !math.IsInf(v.EERThresh, 0) {
+		m.Threshold = v.EERThresh
+	}
+	m.Info.Metrics = map[string]float64{task + ".eer": v.EER, task + ".auc": v.AUC}
+	return nil
+}
+
+func hasTask(d core.Domain, task string) bool {
+	for _, t := range d.Describe().Tasks {
+		if t == task {
+			return true
+		}
+	}
+	return false
+}
+
+func mergeJSON(base json.RawMessage, extra map[string]any) json.RawMessage {
+	m := map[string]any{}
+	if len(base) > 0 {
+		json.Unmarshal(base, &m)
+	}
+	for k, v := range extra {
+		m[k] = v
+	}
+	b, _ := json.Marshal(m)
+	return b
+}

@@ -1,0 +1,84 @@
+package core_test
+
+import (
+	"context"
+	"math"
+	"testing"
+
+	"github.com/siamesenet/siamese/core"
+)
+
+func TestVerify(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		scores   []float64
+		same     []bool
+		auc, eer float64
+	}{
+		{"perfect", []float64{0.9, 0.8, 0.3, 0.1}, []bool{true, true, false, false}, 1, 0},
+		{"reversed", []float64{0.1, 0.2, 0.8, 0.9}, []bool{true, true, false, false}, 0, 1},
+		{"ties", []float64{0.5, 0.5, 0.5, 0.5}, []bool{true, false, true, false}, 0.5, 0.5},
+		{"one swap", []float64{0.9, 0.7, 0.8, 0.1}, []bool{true, true, false, false}, 0.75, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := core.Verify(tc.scores, tc.same, math.NaN())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(v.AUC-tc.auc) > 1e-12 {
+				t.Errorf("AUC %v, want %v", v.AUC, tc.auc)
+			}
+			if math.Abs(v.EER-tc.eer) > 1e-12 {
+				t.Errorf("EER %v, want %v", v.EER, tc.eer)
+			}
+		})
+	}
+	v, err := core.Verify([]float64{0.9, 0.6, 0.4, 0.1}, []bool{true, false, true, false}, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.FAR != 0.5 || v.FRR != 0.5 || v.Accuracy != 0.5 {
+		t.Errorf("at 0.5: FAR %v FRR %v accuracy %v, want 0.5 each", v.FAR, v.FRR, v.Accuracy)
+	}
+	if th, tar := v.ThresholdAtFAR(0); th != 0.9 || tar != 0.5 {
+		t.Errorf("threshold at FAR 0: %v (TAR %v), want 0.9 (0.5)", th, tar)
+	}
+	if _, err := core.Verify([]float64{1}, []bool{true}, 0.5); err == nil {
+		t.Error("no error without negatives")
+	}
+}
+
+// Queries identical to a support item of their class must be identified
+// with any tower, for K = 1 and K = 3.
+func TestIdentify(t *testing.T) {
+	m := testModel(t, "contrastive")
+	item := func(v float32) core.Item {
+		return core.Item{Dense: []float32{v, -v, 2 * v, v * v, 1, v / 2}}
+	}
+	for _, k := range []int{1, 3} {
+		var ep core.Episode
+		for c := 0; c < 5; c++ {
+			for s := 0; s < k; s++ {
+				ep.Support = append(ep.Support, item(float32(10*c+s)))
+				ep.SupportLabel = append(ep.SupportLabel, c)
+			}
+			ep.Query = append(ep.Query, item(float32(10*c)))
+			ep.QueryLabel = append(ep.QueryLabel, c)
+		}
+		if k == 1 {
+			// a wrong label must be counted wrong
+			ep.QueryLabel[0] = 1
+		}
+		res, err := core.Identify(context.Background(), m, []core.Episode{ep}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 5
+		if k == 1 {
+			want = 4
+		}
+		if res.Ways != 5 || res.Shots != k || res.Trials != 5 || res.Correct != want {
+			t.Errorf("K=%d: %+v, want 5-way %d-shot with %d of 5 correct", k, res, k, want)
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package core_test
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/coretest"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	_ "github.com/siamesenet/siamese/towers/mlp"
+)
+
+func testModel(t testing.TB, head string) *core.Model {
+	t.Helper()
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"hidden":[5],"embed":4}`), Head: head},
+		core.Preprocess{Kind: "vector"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	for _, head := range []string{"l1sigmoid", "contrastive"} {
+		t.Run(head, func(t *testing.T) {
+			m := testModel(t, head)
+			m.Threshold = 0.625
+			m.Info.Steps = 42
+			path := filepath.Join(t.TempDir(), "m.model")
+			if err := m.Save(path); err != nil {
+				t.Fatal(err)
+			}
+			got, err := core.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Threshold != 0.625 || got.Info.Steps != 42 || got.Spec.Head != head || got.Preprocess.Kind != "vector" {
+				t.Errorf("metadata not kept: %+v %+v", got.Threshold, got.Info)
+			}
+			for i, p := range m.Params() {
+				q := got.Params()[i]
+				for j := range p.Data {
+					if p.Data[j] != q.Data[j] {
+						t.Fatalf("%s[%d]: %v != %v", p.Name, j, p.Data[j], q.Data[j])
+					}
+				}
+			}
+			bt := coretest.RandomBatch(m.Tower, 2, 1, 9)
+			s1, _ := m.Compare(context.Background(), bt.Items[0], bt.Items[1])
+			s2, _ := got.Compare(context.Background(), bt.Items[0], bt.Items[1])
+			if s1 != s2 {
+				t.Errorf("score changed after reload: %v vs %v", s1, s2)
+			}
+		})
+	}
+}
+
+func TestLoadBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.model")
+	if err := testModel(t, "l1sigmoid").Save(good); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(good)
+	otherVersion := append([]byte(nil), raw...)
+	binary.LittleEndian.PutUint32(otherVersion[8:], core.FormatVersion+1)
+	flipped := append([]byte(nil), raw...)
+	flipped[len(flipped)/2] ^= 0xff
+	cases := []struct {
+		name, want string
+		data       []byte
+	}{
+		{"truncated", "truncated", raw[:len(raw)-100]},
+		{"tiny", "truncated", raw[:12]},
+		{"foreign", "not a siamese model file", []byte("PK\x03\x04 this is a zip, not a model")},
+		{"empty", "not a siamese model file", nil},
+		{"version", "format version", otherVersion},
+		{"corrupt", "corrupt", flipped},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, tc.name+".model")
+			if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := core.Load(p)
+			if err == nil {
+				t.Fatal("loaded a bad file")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, p) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line naming %s and saying %q", msg, p, tc.want)
+			}
+		})
+	}
+	_, err := core.Load(filepath.Join(dir, "missing.model"))
+	if err == nil || !strings.Contains(err.Error(), "missing.model") {
+		t.Errorf("missing file: %v", err)
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	dir := f.TempDir()
+	good := filepath.Join(dir, "seed.model")
+	if err := testModel(f, "contrastive").Save(good); err != nil {
+		f.Fatal(err)
+	}
+	raw, _ := os.ReadFile(good)
+	f.Add(raw)
+	f.Add(raw[:40])
+	f.Add([]byte("SIAMESE\x00\x01\x00\x00\x00\xff\xff\xff\x7f"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.model")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := core.Load(p)
+		if err == nil && m == nil {
+			t.Fatal("nil model without error")
+		}
+	})
+}

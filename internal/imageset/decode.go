@@ -1,0 +1,98 @@
+// Package imageset is the image data shared by every image domain:
+// class-per-folder trees read from a folder or a .zip (nested
+// group/class/*.png or flat class/*.jpg), decoding (PNG, JPEG, GIF, BMP,
+// TIFF), grayscale, resizing and normalisation, Koch's random affine
+// distortions, and the balanced pair and N-way K-shot episode samplers.
+package imageset
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif"  // GIF decoder
+	_ "image/jpeg" // JPEG decoder
+	_ "image/png"  // PNG decoder
+
+	"github.com/siamesenet/siamese/core"
+	_ "golang.org/x/image/bmp" // BMP decoder
+	"golang.org/x/image/draw"
+	_ "golang.org/x/image/tiff" // TIFF decoder
+)
+
+// MaxPixels bounds the size of an image this package will decode.
+const MaxPixels = 100 << 20
+
+// Decode decodes image bytes in any registered format. The image's header
+// is read first so that a huge or corrupt header fails before allocation.
+func Decode(raw []byte) (image.Image, error) {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("image of %d×%d pixels is out of range", cfg.Width, cfg.Height)
+	}
+	img, _, err := image.Decode(bytes.NewReader(raw))
+	return img, err
+}
+
+// Prepare turns an image into a model input [C,H,W] as the preprocessing
+// says: gray or RGB, resized to Width×Height, scaled to [0,1], inverted if
+// asked, then (v − Mean)/Std.
+func Prepare(img image.Image, pre core.Preprocess) ([]float32, error) {
+	w, h, ch := pre.Width, pre.Height, pre.Channels
+	if w <= 0 || h <= 0 {
+		return nil, fmt.Errorf("preprocessing has no input size")
+	}
+	if ch == 0 {
+		ch = 1
+	}
+	b := img.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 {
+		return nil, fmt.Errorf("empty image")
+	}
+	std := pre.Std
+	if std == 0 {
+		std = 1
+	}
+	norm := func(v float32) float32 {
+		if pre.Invert {
+			v = 1 - v
+		}
+		return (v - pre.Mean) / std
+	}
+	out := make([]float32, ch*h*w)
+	switch ch {
+	case 1:
+		dst := image.NewGray(image.Rect(0, 0, w, h))
+		if b.Dx() == w && b.Dy() == h {
+			draw.Draw(dst, dst.Bounds(), img, b.Min, draw.Src)
+		} else {
+			draw.BiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+		}
+		for i, v := range dst.Pix {
+			out[i] = norm(float32(v) / 255)
+		}
+	case 3:
+		dst := image.NewRGBA(image.Rect(0, 0, w, h))
+		draw.BiLinear.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+		for i := 0; i < w*h; i++ {
+			for c := 0; c < 3; c++ {
+				out[c*w*h+i] = norm(float32(dst.Pix[4*i+c]) / 255)
+			}
+		}
+	default:
+		return nil, fmt.Errorf("unsupported channel count %d (want 1 or 3)", ch)
+	}
+	return out, nil
+}
+
+// IsGray reports whether an image is stored as grayscale.
+func IsGray(img image.Image) bool {
+	switch img.ColorModel() {
+	case color.GrayModel, color.Gray16Model:
+		return true
+	}
+	return false
+}

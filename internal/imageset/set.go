@@ -1,0 +1,210 @@
+package imageset
+
+import (
+	"archive/zip"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/siamesenet/siamese/core"
+)
+
+// Class is one class of a set: its preprocessed items.
+type Class struct {
+	Name  string // path of its folder inside the source
+	Group string // path of the parent folder ("" for flat trees)
+	Items [][]float32
+	Files []string
+}
+
+// Set is a labelled image set, preprocessed in memory.
+type Set struct {
+	Source  string
+	Classes []Class
+	Pre     core.Preprocess
+}
+
+// Images counts the items of the set.
+func (s *Set) Images() int {
+	n := 0
+	for _, c := range s.Classes {
+		n += len(c.Items)
+	}
+	return n
+}
+
+// Source is a folder or a zip archive opened as a file system.
+type Source struct {
+	Name string // the path given by the user
+	FS   fs.FS
+	zip  *zip.ReadCloser
+}
+
+// Open opens a folder or a .zip file.
+func Open(p string) (*Source, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return &Source{Name: p, FS: os.DirFS(p)}, nil
+	}
+	z, err := zip.OpenReader(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &Source{Name: p, FS: z, zip: z}, nil
+}
+
+// Close releases the source.
+func (s *Source) Close() error {
+	if s.zip != nil {
+		return s.zip.Close()
+	}
+	return nil
+}
+
+// Where names a file of the source for messages: "data.zip:dir/x.png".
+func (s *Source) Where(name string) string {
+	if s.zip != nil {
+		return s.Name + ":" + name
+	}
+	return path.Join(s.Name, name)
+}
+
+// ReadImage reads, decodes and prepares one file of the source.
+func (s *Source) ReadImage(name string, pre core.Preprocess) ([]float32, error) {
+	raw, err := fs.ReadFile(s.FS, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
+	}
+	img, err := Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
+	}
+	x, err := Prepare(img, pre)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
+	}
+	return x, nil
+}
+
+var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true}
+
+// IsImage reports whether a file name has an image extension.
+func IsImage(name string) bool { return imageExt[strings.ToLower(path.Ext(name))] }
+
+// LoadOptions tune Load.
+type LoadOptions struct {
+	Pre core.Preprocess
+	// MinPerClass is the fewest images a class may have (default 2: a class
+	// needs a positive pair).
+	MinPerClass int
+	// Filter, if set, keeps only classes for which it returns true.
+	Filter func(class, group string) bool
+}
+
+// Load reads a class-per-folder tree from a folder or zip: every folder
+// that holds image files directly is a class, its parent folder is its
+// group. Images are decoded in parallel and preprocessed.
+func Load(p string, o LoadOptions) (*Set, error) {
+	src, err := Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("open image set: %w", err)
+	}
+	defer src.Close()
+	return src.Load(o)
+}
+
+// Load reads the source as a class-per-folder tree (see the package Load).
+func (s *Source) Load(o LoadOptions) (*Set, error) {
+	if o.MinPerClass == 0 {
+		o.MinPerClass = 2
+	}
+	files := map[string][]string{}
+	err := fs.WalkDir(s.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !IsImage(p) || strings.HasPrefix(path.Base(p), ".") || strings.HasPrefix(p, "__MACOSX") {
+			return nil
+		}
+		dir := path.Dir(p)
+		files[dir] = append(files[dir], p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Name, err)
+	}
+	var names []string
+	for dir := range files {
+		group := path.Dir(dir)
+		if group == "." {
+			group = ""
+		}
+		if o.Filter == nil || o.Filter(dir, group) {
+			names = append(names, dir)
+		}
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("%s: no class folders with images found", s.Name)
+	}
+	sort.Strings(names)
+	set := &Set{Source: s.Name, Pre: o.Pre}
+	type job struct{ c, i int }
+	var jobs []job
+	for ci, dir := range names {
+		fl := files[dir]
+		sort.Strings(fl)
+		if len(fl) < o.MinPerClass {
+			return nil, fmt.Errorf("%s: class has %d image(s), at least %d needed", s.Where(dir), len(fl), o.MinPerClass)
+		}
+		group := path.Dir(dir)
+		if group == "." {
+			group = ""
+		}
+		set.Classes = append(set.Classes, Class{Name: dir, Group: group, Files: fl, Items: make([][]float32, len(fl))})
+		for i := range fl {
+			jobs = append(jobs, job{ci, i})
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	next := make(chan job)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				c := &set.Classes[j.c]
+				x, err := s.ReadImage(c.Files[j.i], o.Pre)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+					continue
+				}
+				c.Items[j.i] = x
+			}
+		}()
+	}
+	for _, j := range jobs {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	if len(errs) > 0 {
+		sort.Slice(errs, func(a, b int) bool { return errs[a].Error() < errs[b].Error() })
+		if len(errs) > 1 {
+			return nil, fmt.Errorf("%w (and %d more unreadable images)", errs[0], len(errs)-1)
+		}
+		return nil, errs[0]
+	}
+	return set, nil
+}
