@@ -109,7 +109,7 @@ func TestTrainingLearnsAndIsDeterministic(t *testing.T) {
 		head string
 		cfg  core.TrainConfig
 	}{
-		{"l1sigmoid", core.TrainConfig{Steps: 150, Items: 16, Pairs: 24, Seed: 5, LR: 1e-2}},
+		{"l1sigmoid", core.TrainConfig{Steps: 400, Items: 16, Pairs: 24, Seed: 5, LR: 3e-2}},
 		{"contrastive", core.TrainConfig{Steps: 150, Items: 16, Pairs: 24, Seed: 5, Optimizer: "sgd", LR: 0.05, Schedule: "cosine", WeightDecay: 1e-4}},
 		{"contrastive", core.TrainConfig{Steps: 150, Items: 16, Pairs: 24, Seed: 6, LR: 1e-2, Schedule: "step", DecayEvery: 50, DecayRate: 0.5, Warmup: 10}},
 	} {

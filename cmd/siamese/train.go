@@ -116,6 +116,13 @@ func runTrain(c *cli.Context) error {
 			return err
 		}
 		tr.Domain = dom
+		// The budget may be extended; everything else continues the run.
+		if c.IsSet("steps") {
+			tr.Config.Steps = c.Int("steps")
+		}
+		if c.IsSet("duration") {
+			tr.Config.Duration = c.Duration("duration")
+		}
 	} else {
 		input, err := parseShape(c.String("input"))
 		if err != nil {
