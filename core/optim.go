@@ -134,8 +134,10 @@ func sgd(x, g, m []float32, lr, mu, wd float32) {
 	}
 }
 
-// learningRate returns the scheduled rate at step (0-based).
-func (c TrainConfig) learningRate(step int) float64 {
+// learningRate returns the scheduled rate at step (0-based). timeFrac is
+// the share of the wall-time budget spent; the cosine schedule follows it
+// when there is no step budget.
+func (c TrainConfig) learningRate(step int, timeFrac float64) float64 {
 	lr := c.LR
 	if c.Warmup > 0 && step < c.Warmup {
 		return lr * float64(step+1) / float64(c.Warmup)
@@ -146,10 +148,11 @@ func (c TrainConfig) learningRate(step int) float64 {
 			lr *= math.Pow(c.DecayRate, float64(step/c.DecayEvery))
 		}
 	case "cosine":
+		t := timeFrac
 		if c.Steps > 0 {
-			t := math.Min(1, float64(step)/float64(c.Steps))
-			lr *= 0.5 * (1 + math.Cos(math.Pi*t))
+			t = float64(step) / float64(c.Steps)
 		}
+		lr *= 0.5 * (1 + math.Cos(math.Pi*math.Min(1, t)))
 	}
 	return lr
 }

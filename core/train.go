@@ -15,7 +15,7 @@ type TrainConfig struct {
 	LR          float64       `json:"lr"`           // default 1e-3 (adam), 1e-2 (sgd)
 	Momentum    float64       `json:"momentum"`     // sgd; default 0.9
 	WeightDecay float64       `json:"weight_decay"` // L2 on weights (not biases)
-	Schedule    string        `json:"schedule"`     // constant (default), step or cosine
+	Schedule    string        `json:"schedule"`     // constant (default), step or cosine (over Steps, else over Duration)
 	DecayEvery  int           `json:"decay_every"`  // step schedule: steps between decays
 	DecayRate   float64       `json:"decay_rate"`   // step schedule: factor per decay
 	Warmup      int           `json:"warmup"`       // linear warm-up steps
@@ -232,7 +232,11 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 		}
-		lr := c.learningRate(st.Step)
+		timeFrac := 0.0
+		if c.Duration > 0 {
+			timeFrac = st.Seconds / c.Duration.Seconds()
+		}
+		lr := c.learningRate(st.Step, timeFrac)
 		opt.update(params, grads, lr)
 		st.Step++
 		st.Pairs += int64(len(bt.A))

@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/urfave/cli/v2"
 )
 
@@ -49,8 +49,8 @@ func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, erro
 		return nil, errors.New("no domain: set --domain")
 	}
 	data := c.String("data")
-	if data == "" && os.Getenv("SIAMESE_DATA") != "" {
-		data = filepath.Join(os.Getenv("SIAMESE_DATA"), name)
+	if data == "" {
+		data = datadir.Domain(name)
 	}
 	if s := c.String("input"); s != "" {
 		var err error

@@ -10,12 +10,13 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/omniglot"
+	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	_ "github.com/siamesenet/siamese/towers/cnn"
 )
 
 func dataDir(t *testing.T) string {
-	root := os.Getenv("SIAMESE_DATA")
+	root := datadir.Root()
 	if root == "" {
 		t.Skip("SIAMESE_DATA is not set: skipping the Omniglot tests (set it to the folder holding omniglot/)")
 	}

@@ -19,18 +19,20 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/omniglot"
+	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/cnn"
 )
 
 func main() {
-	data := flag.String("data", os.Getenv("SIAMESE_DATA")+"/omniglot", "folder with images_background.zip and all_runs.zip")
+	data := flag.String("data", datadir.Domain("omniglot"), "folder with images_background.zip and all_runs.zip (default $SIAMESE_DATA/omniglot)")
 	budget := flag.Duration("budget", 5*time.Minute, "wall-time training budget")
 	side := flag.Int("side", 28, "input side in pixels (105 for the paper's net)")
 	preset := flag.String("preset", "small", "cnn preset: small, koch-half or koch")
 	head := flag.String("head", "l1sigmoid", "head: l1sigmoid or contrastive")
 	lr := flag.Float64("lr", 1e-3, "Adam learning rate")
+	schedule := flag.String("schedule", "cosine", "learning-rate schedule: constant, step or cosine (over the budget)")
 	items := flag.Int("items", 64, "distinct images per batch")
 	pairs := flag.Int("pairs", 128, "pairs per batch")
 	augment := flag.Bool("augment", true, "Koch's affine distortions")
@@ -42,13 +44,13 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, *data, *budget, *side, *preset, *head, *lr, *items, *pairs, *augment, *valEvery, *seed, *out, *jsonOut); err != nil {
+	if err := run(ctx, log, *data, *budget, *side, *preset, *head, *lr, *schedule, *items, *pairs, *augment, *valEvery, *seed, *out, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "omniglot:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, log *slog.Logger, data string, budget time.Duration, side int, preset, head string, lr float64, items, pairs int, augment bool, valEvery int, seed uint64, out string, jsonOut bool) error {
+func run(ctx context.Context, log *slog.Logger, data string, budget time.Duration, side int, preset, head string, lr float64, schedule string, items, pairs int, augment bool, valEvery int, seed uint64, out string, jsonOut bool) error {
 	dom, err := omniglot.Open(core.DomainOptions{DataDir: data, Input: []int{1, side, side}})
 	if err != nil {
 		return err
@@ -68,7 +70,7 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	}
 	log.Info("before training", "lake20", before.Accuracy)
 	tr := &core.Trainer{Model: m, Domain: dom, Log: log, Config: core.TrainConfig{
-		LR: lr, Items: items, Pairs: pairs, Duration: budget, Seed: seed, Augment: augment, ValEvery: valEvery,
+		LR: lr, Schedule: schedule, Items: items, Pairs: pairs, Duration: budget, Seed: seed, Augment: augment, ValEvery: valEvery,
 		Checkpoint: out + ".ckpt", CkptEvery: 1000,
 	}}
 	tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
@@ -102,7 +104,7 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	if err := m.Save(out); err != nil {
 		return err
 	}
-	r := map[string]any{"net": preset, "side": side, "head": head, "budget": budget.String(), "steps": res.Steps,
+	r := map[string]any{"net": preset, "side": side, "head": head, "schedule": schedule, "lr": lr, "budget": budget.String(), "steps": res.Steps,
 		"pairs": res.Pairs, "seconds": res.Seconds, "val20_best": res.BestScore, "lake20_before": before.Accuracy,
 		"lake20": after.Accuracy, "trials": after.Trials, "cores": runtime.NumCPU(), "model": out}
 	if jsonOut {

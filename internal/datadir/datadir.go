@@ -1,0 +1,53 @@
+// Package datadir finds the real data sets named by $SIAMESE_DATA. A
+// relative value (CI sets ../shared/data) is taken from the working folder
+// or, failing that, from the module root, so it works from any package.
+package datadir
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Root returns the absolute data root, or "" when SIAMESE_DATA is unset.
+func Root() string {
+	v := os.Getenv("SIAMESE_DATA")
+	if v == "" {
+		return ""
+	}
+	if filepath.IsAbs(v) {
+		return v
+	}
+	if abs, err := filepath.Abs(v); err == nil {
+		if _, err := os.Stat(abs); err == nil {
+			return abs
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return v
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, v)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return v
+		}
+		dir = parent
+	}
+}
+
+// Domain returns the data folder of a domain under Root, or "" when
+// SIAMESE_DATA is unset or has no such folder.
+func Domain(name string) string {
+	r := Root()
+	if r == "" {
+		return ""
+	}
+	p := filepath.Join(r, name)
+	if _, err := os.Stat(p); err != nil {
+		return ""
+	}
+	return p
+}
