@@ -10,8 +10,8 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/omniglot"
-	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/towers/cnn"
 )
 

@@ -19,9 +19,9 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/omniglot"
-	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/towers/cnn"
 )
 
