@@ -18,7 +18,13 @@ type Builder struct {
 
 	nodes  map[*Param]*G.Node
 	params []*Param
+	hooks  []func()
 }
+
+// AfterRun registers f to run after every forward pass of the compiled
+// graph (for example to update running statistics from values read with
+// gorgonia.Read).
+func (b *Builder) AfterRun(f func()) { b.hooks = append(b.hooks, f) }
 
 // NewBuilder starts a new graph of the given dtype.
 func NewBuilder(dt tensor.Dtype, training bool) *Builder {

@@ -77,9 +77,11 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build head: %w", err)
 		}
-		n.params = b.Params()
-		for _, p := range n.params {
-			n.nodes = append(n.nodes, b.Node(p))
+		for _, p := range b.Params() {
+			if !p.Frozen {
+				n.params = append(n.params, p)
+				n.nodes = append(n.nodes, b.Node(p))
+			}
 		}
 		if _, err := G.Grad(n.loss, n.nodes...); err != nil {
 			return nil, fmt.Errorf("gradients: %w", err)
@@ -89,7 +91,6 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		n.vm = G.NewTapeMachine(b.G, G.BindDualValues(n.nodes...))
 	} else {
 		G.Read(n.emb, &n.embVal)
-		n.params = b.Params()
 		n.vm = G.NewTapeMachine(b.G)
 	}
 	return n, nil
@@ -224,6 +225,9 @@ func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 	n.vm.Reset()
 	if err := n.vm.RunAll(); err != nil {
 		return 0, nil, fmt.Errorf("forward/backward: %w", err)
+	}
+	for _, h := range n.b.hooks {
+		h()
 	}
 	loss = scalar(n.lossVal)
 	switch d := n.scoreVal.Data().(type) {

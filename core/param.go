@@ -21,6 +21,9 @@ type Param struct {
 	Name  string
 	Shape []int
 	Data  []float32
+	// Frozen params are saved with the model but not trained by gradient
+	// (for example batch-norm running statistics).
+	Frozen bool
 }
 
 // NewParam allocates a zeroed parameter of the given shape.

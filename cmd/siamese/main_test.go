@@ -135,13 +135,21 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	model := filepath.Join(dir, "m.model")
-	cmd := exec.Command(bin, "train", "--domain", "glyphs", "--steps", "100000", "--items", "16", "--pairs", "16", "-o", model)
+	cmd := exec.Command(bin, "train", "--domain", "glyphs", "--steps", "100000", "--items", "16", "--pairs", "16", "--ckpt-every", "5", "-o", model)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(6 * time.Second)
+	// Interrupt once training is under way (the first periodic checkpoint).
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(model + ".ckpt"); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	ee, ok := err.(*exec.ExitError)

@@ -31,6 +31,7 @@ type Config struct {
 	Preset     string  `json:"preset,omitempty"`
 	Input      []int   `json:"input,omitempty"` // [C,H,W]
 	Blocks     []Block `json:"blocks,omitempty"`
+	BatchNorm  bool    `json:"batch_norm,omitempty"` // batch norm between each convolution and its ReLU
 	Hidden     []int   `json:"hidden,omitempty"`     // dense ReLU layers before the embedding
 	Embed      int     `json:"embed,omitempty"`      // embedding size
 	Activation string  `json:"activation,omitempty"` // of the embedding layer
@@ -108,6 +109,7 @@ type Tower struct {
 	cfg    Config
 	convW  []*core.Param
 	convB  []*core.Param
+	bn     [][4]*core.Param // γ, β, running mean, running variance per block
 	denseW []*core.Param
 	denseB []*core.Param
 }
@@ -125,6 +127,10 @@ func New(c Config, rng *rand.Rand) (*Tower, error) {
 		wt.InitHe(rng, ch*bl.Kernel*bl.Kernel)
 		t.convW = append(t.convW, wt)
 		t.convB = append(t.convB, core.NewParam(fmt.Sprintf("conv%d.b", i+1), 1, bl.Filters, 1, 1))
+		if c.BatchNorm {
+			g, b, m, v := nn.BatchNormParams(fmt.Sprintf("bn%d", i+1), bl.Filters, true)
+			t.bn = append(t.bn, [4]*core.Param{g, b, m, v})
+		}
 		ch, h, w = bl.Filters, h-bl.Kernel+1, w-bl.Kernel+1
 		if bl.Pool > 1 {
 			h, w = h/bl.Pool, w/bl.Pool
@@ -161,6 +167,9 @@ func (t *Tower) Params() []*core.Param {
 	var ps []*core.Param
 	for i := range t.convW {
 		ps = append(ps, t.convW[i], t.convB[i])
+		if t.cfg.BatchNorm {
+			ps = append(ps, t.bn[i][:]...)
+		}
 	}
 	for i := range t.denseW {
 		ps = append(ps, t.denseW[i], t.denseB[i])
@@ -172,7 +181,18 @@ func (t *Tower) Params() []*core.Param {
 func (t *Tower) Build(b *core.Builder, x *G.Node) (*G.Node, error) {
 	var err error
 	for i, bl := range t.cfg.Blocks {
-		if x, err = nn.Conv2D(b, x, t.convW[i], t.convB[i], true); err != nil {
+		if t.cfg.BatchNorm {
+			if x, err = nn.Conv2D(b, x, t.convW[i], t.convB[i], false); err != nil {
+				return nil, err
+			}
+			bn := t.bn[i]
+			if x, err = nn.BatchNorm(b, x, bn[0], bn[1], bn[2], bn[3], 0.9); err != nil {
+				return nil, err
+			}
+			if x, err = nn.Activate(x, "relu"); err != nil {
+				return nil, err
+			}
+		} else if x, err = nn.Conv2D(b, x, t.convW[i], t.convB[i], true); err != nil {
 			return nil, err
 		}
 		if bl.Pool > 1 {

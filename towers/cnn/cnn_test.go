@@ -21,6 +21,8 @@ func TestConformance(t *testing.T) {
 			Blocks: []cnn.Block{{2, 10, 2}, {3, 7, 2}, {2, 4, 2}, {2, 4, 0}}, Embed: 4}},
 		{Name: "small-reduced", Tower: cnn.Name, Config: cnn.Config{Preset: "small", Input: []int{1, 12, 12},
 			Blocks: []cnn.Block{{3, 3, 2}, {4, 3, 2}}, Embed: 6}},
+		{Name: "batch-norm", Tower: cnn.Name, Config: cnn.Config{Preset: "small", Input: []int{2, 10, 10},
+			Blocks: []cnn.Block{{3, 3, 2}, {2, 2, 0}}, BatchNorm: true, Embed: 4}},
 		{Name: "hidden-rgb", Tower: cnn.Name, Config: cnn.Config{Input: []int{3, 9, 9},
 			Blocks: []cnn.Block{{2, 3, 0}}, Hidden: []int{5}, Embed: 3, Activation: "none"}},
 	} {
