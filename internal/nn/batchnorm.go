@@ -105,4 +105,3 @@ func BatchNorm(b *core.Builder, x *G.Node, gamma, beta, mean, variance *core.Par
 	}
 	return y, nil
 }
-

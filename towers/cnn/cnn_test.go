@@ -1,6 +1,7 @@
 package cnn_test
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 
@@ -57,5 +58,46 @@ func TestConfigErrors(t *testing.T) {
 		if _, err := cnn.New(c, rng); err == nil {
 			t.Errorf("config %+v: no error", c)
 		}
+	}
+}
+
+// Training updates the running statistics; inference uses them, so an
+// item's embedding does not depend on its batch.
+func TestBatchNormRunningStats(t *testing.T) {
+	tc, _ := json.Marshal(cnn.Config{Input: []int{1, 8, 8}, Blocks: []cnn.Block{{3, 3, 2}}, BatchNorm: true, Embed: 4})
+	m, err := core.New(core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "contrastive"}, core.Preprocess{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mean *core.Param
+	for _, p := range m.Params() {
+		if p.Name == "bn1.mean" {
+			mean = p
+		}
+	}
+	if mean == nil || !mean.Frozen {
+		t.Fatal("no frozen bn1.mean param")
+	}
+	net, err := m.NewTrainNet(6, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range net.Params() {
+		if p.Frozen {
+			t.Fatalf("frozen param %s is trained", p.Name)
+		}
+	}
+	bt := coretest.RandomBatch(m.Tower, 6, 4, 2)
+	for i := 0; i < 3; i++ {
+		if _, _, err := net.Forward(bt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved := false
+	for _, v := range mean.Data {
+		moved = moved || v != 0
+	}
+	if !moved {
+		t.Error("running mean did not move after three training steps")
 	}
 }
