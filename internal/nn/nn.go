@@ -7,30 +7,25 @@ import (
 	"fmt"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/ops"
 	G "gorgonia.org/gorgonia"
-	"gorgonia.org/tensor"
 )
 
 // Conv2D is a valid (unpadded), stride-1 convolution of x [N,C,H,W] with
 // w [F,C,K,K], plus bias [1,F,1,1], followed by ReLU when relu is set.
+// It is the custom op of package ops (bias and ReLU fused, per-image
+// im2col into a reused buffer, batch split across cores).
 func Conv2D(b *core.Builder, x *G.Node, w, bias *core.Param, relu bool) (*G.Node, error) {
-	k := w.Shape[2]
-	y, err := G.Conv2d(x, b.Param(w), tensor.Shape{k, w.Shape[3]}, []int{0, 0}, []int{1, 1}, []int{1, 1})
+	y, err := ops.Conv2D(x, b.Param(w), b.Param(bias), relu)
 	if err != nil {
 		return nil, fmt.Errorf("conv %s: %w", w.Name, err)
-	}
-	if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0, 2, 3}); err != nil {
-		return nil, fmt.Errorf("conv bias %s: %w", bias.Name, err)
-	}
-	if relu {
-		return G.Rectify(y)
 	}
 	return y, nil
 }
 
 // MaxPool2D is a k×k max-pool with stride k over x [N,C,H,W] (floor).
 func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
-	return G.MaxPool2D(x, tensor.Shape{k, k}, []int{0, 0}, []int{k, k})
+	return ops.MaxPool2D(x, k)
 }
 
 // Dense is x [N,I] · w [I,O] + bias [1,O], then the named activation.

@@ -1,0 +1,293 @@
+// Package ops holds custom gorgonia ops that replace stock ones where those
+// are slow or memory-hungry: a valid stride-1 convolution with bias and
+// optional ReLU fused, and a k×k max-pool. Each op works image by image
+// with a reused im2col buffer, writes straight into NCHW, splits the batch
+// across cores and keeps its output buffers from one run to the next.
+package ops
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"runtime"
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// convGeom is the geometry of a valid, stride-1 convolution.
+type convGeom struct {
+	n, c, h, w int // input
+	f, k       int // filters, kernel side
+	oh, ow     int // output
+}
+
+func (g convGeom) ckk() int { return g.c * g.k * g.k }
+func (g convGeom) p() int   { return g.oh * g.ow }
+
+// Conv2D applies y = [ReLU](conv(x, w) + b) with x [N,C,H,W], w [F,C,K,K],
+// b [1,F,1,1] (valid, stride 1).
+func Conv2D(x, w, b *G.Node, relu bool) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
+		return nil, fmt.Errorf("conv2d: input %v and filter %v do not fit", xs, ws)
+	}
+	g := convGeom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], f: ws[0], k: ws[2]}
+	g.oh, g.ow = g.h-g.k+1, g.w-g.k+1
+	if g.oh < 1 || g.ow < 1 {
+		return nil, fmt.Errorf("conv2d: input %v is smaller than kernel %d", xs, g.k)
+	}
+	if bs := b.Shape(); bs.TotalSize() != g.f {
+		return nil, fmt.Errorf("conv2d: bias %v for %d filters", bs, g.f)
+	}
+	return G.ApplyOp(&convOp{g: g, relu: relu, dt: x.Dtype()}, x, w, b)
+}
+
+type convOp struct {
+	g    convGeom
+	relu bool
+	dt   tensor.Dtype
+	out  *tensor.Dense
+}
+
+func (op *convOp) Arity() int { return 3 }
+func (op *convOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: op.dt}
+	return hm.NewFnType(t, t, G.TensorType{Dims: 4, Of: op.dt}, t)
+}
+func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return tensor.Shape{op.g.n, op.g.f, op.g.oh, op.g.ow}, nil
+}
+func (op *convOp) ReturnsPtr() bool      { return false }
+func (op *convOp) CallsExtern() bool     { return false }
+func (op *convOp) OverwritesInput() int  { return -1 }
+func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op *convOp) Hashcode() uint32      { return hashOf(op) }
+func (op *convOp) String() string {
+	return fmt.Sprintf("Conv2D{%v,relu=%v}", op.g, op.relu)
+}
+
+func hashOf(s fmt.Stringer) uint32 {
+	h := fnv.New32a()
+	fmt.Fprint(h, s.String())
+	return h.Sum32()
+}
+
+func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.g.n, op.g.f, op.g.oh, op.g.ow))
+	}
+	switch op.dt {
+	case tensor.Float32:
+		convForward(op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
+	case tensor.Float64:
+		convForward(op.g, op.relu, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("conv2d: unsupported dtype %v", op.dt)
+	}
+	return op.out, nil
+}
+
+func (op *convOp) DiffWRT(int) []bool { return []bool{true, true, true} }
+
+func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	x, w, b := inputs[0], inputs[1], inputs[2]
+	dx, err := G.ApplyOp(&convGradOp{conv: op, wrt: 0, shape: x.Shape()}, x, w, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(&convGradOp{conv: op, wrt: 1, shape: w.Shape()}, x, w, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(&convGradOp{conv: op, wrt: 2, shape: b.Shape()}, x, w, output, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw, db}, nil
+}
+
+// convGradOp computes the gradient of a convOp with respect to one of its
+// inputs (0: x, 1: w, 2: b) from x, w, the forward output and its gradient.
+type convGradOp struct {
+	conv  *convOp
+	wrt   int
+	shape tensor.Shape
+	out   *tensor.Dense
+}
+
+func (op *convGradOp) Arity() int { return 4 }
+func (op *convGradOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: op.conv.dt}
+	return hm.NewFnType(t, t, t, t, G.TensorType{Dims: op.shape.Dims(), Of: op.conv.dt})
+}
+func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *convGradOp) ReturnsPtr() bool                               { return false }
+func (op *convGradOp) CallsExtern() bool                              { return false }
+func (op *convGradOp) OverwritesInput() int                           { return -1 }
+func (op *convGradOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op *convGradOp) Hashcode() uint32                               { return hashOf(op) }
+func (op *convGradOp) String() string {
+	return fmt.Sprintf("Conv2DGrad{%v,wrt=%d}", op.conv, op.wrt)
+}
+
+func (op *convGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(op.conv.dt), tensor.WithShape(op.shape...))
+	}
+	g, relu := op.conv.g, op.conv.relu
+	switch op.conv.dt {
+	case tensor.Float32:
+		convBackward(g, relu, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), op.out.Data().([]float32))
+	case tensor.Float64:
+		convBackward(g, relu, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), op.out.Data().([]float64))
+	}
+	return op.out, nil
+}
+
+func f32(v G.Value) []float32 { return v.Data().([]float32) }
+func f64(v G.Value) []float64 { return v.Data().([]float64) }
+
+// parallel runs fn(lo, hi) over a static split of [0, n) across cores, so
+// that every run makes the same split (deterministic sums).
+func parallel(n int, fn func(worker, lo, hi int)) int {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		lo, hi := wk*n/workers, (wk+1)*n/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(wk, lo, hi)
+		}()
+	}
+	wg.Wait()
+	return workers
+}
+
+// im2col writes the K×K patches of one image x [C,H,W] as the columns of
+// col [C·K·K, OH·OW].
+func im2col[T Float](g convGeom, x, col []T) {
+	p := g.p()
+	for c := 0; c < g.c; c++ {
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				row := col[((c*g.k+ky)*g.k+kx)*p:]
+				for oy := 0; oy < g.oh; oy++ {
+					src := x[(c*g.h+oy+ky)*g.w+kx:]
+					copy(row[oy*g.ow:(oy+1)*g.ow], src[:g.ow])
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the columns of col back into dx [C,H,W].
+func col2im[T Float](g convGeom, col, dx []T) {
+	p := g.p()
+	for c := 0; c < g.c; c++ {
+		for ky := 0; ky < g.k; ky++ {
+			for kx := 0; kx < g.k; kx++ {
+				row := col[((c*g.k+ky)*g.k+kx)*p:]
+				for oy := 0; oy < g.oh; oy++ {
+					dst := dx[(c*g.h+oy+ky)*g.w+kx:][:g.ow]
+					src := row[oy*g.ow : (oy+1)*g.ow]
+					for i := range dst {
+						dst[i] += src[i]
+					}
+				}
+			}
+		}
+	}
+}
+
+func convForward[T Float](g convGeom, relu bool, x, w, b, y []T) {
+	in, out, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
+	parallel(g.n, func(_, lo, hi int) {
+		col := make([]T, ckk*p)
+		for n := lo; n < hi; n++ {
+			yn := y[n*out : (n+1)*out]
+			im2col(g, x[n*in:(n+1)*in], col)
+			for f := 0; f < g.f; f++ {
+				row := yn[f*p : (f+1)*p]
+				for i := range row {
+					row[i] = b[f]
+				}
+			}
+			gemm(false, false, g.f, p, ckk, 1, w, ckk, col, p, 1, yn, p)
+			if relu {
+				for i, v := range yn {
+					if v < 0 {
+						yn[i] = 0
+					}
+				}
+			}
+		}
+	})
+}
+
+// maskedGrad returns dy with the ReLU mask of y applied, for one image.
+func maskedGrad[T Float](relu bool, y, dy, buf []T) []T {
+	if !relu {
+		return dy
+	}
+	for i := range dy {
+		if y[i] > 0 {
+			buf[i] = dy[i]
+		} else {
+			buf[i] = 0
+		}
+	}
+	return buf
+}
+
+func convBackward[T Float](g convGeom, relu bool, wrt int, x, w, y, dy, out []T) {
+	in, osz, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
+	switch wrt {
+	case 0: // dx = col2im(Wᵀ·g)
+		clear(out)
+		parallel(g.n, func(_, lo, hi int) {
+			col := make([]T, ckk*p)
+			buf := make([]T, osz)
+			for n := lo; n < hi; n++ {
+				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
+				gemm(true, false, ckk, p, g.f, 1, w, ckk, gn, p, 0, col, p)
+				col2im(g, col, out[n*in:(n+1)*in])
+			}
+		})
+	case 1: // dW = Σₙ gₙ·colₙᵀ, one partial sum per worker
+		parts := make([][]T, runtime.GOMAXPROCS(0))
+		workers := parallel(g.n, func(wk, lo, hi int) {
+			col := make([]T, ckk*p)
+			buf := make([]T, osz)
+			part := make([]T, g.f*ckk)
+			for n := lo; n < hi; n++ {
+				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
+				im2col(g, x[n*in:(n+1)*in], col)
+				gemm(false, true, g.f, ckk, p, 1, gn, p, col, p, 1, part, ckk)
+			}
+			parts[wk] = part
+		})
+		copy(out, parts[0])
+		for wk := 1; wk < workers; wk++ {
+			for i, v := range parts[wk] {
+				out[i] += v
+			}
+		}
+	case 2: // db = Σₙ,ₚ g
+		clear(out)
+		for n := 0; n < g.n; n++ {
+			for f := 0; f < g.f; f++ {
+				var s T
+				for i := f * p; i < (f+1)*p; i++ {
+					if !relu || y[n*osz+i] > 0 {
+						s += dy[n*osz+i]
+					}
+				}
+				out[f] += s
+			}
+		}
+	}
+}

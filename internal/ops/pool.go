@@ -1,0 +1,143 @@
+package ops
+
+import (
+	"fmt"
+	"hash"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// MaxPool2D is a k×k max-pool with stride k over x [N,C,H,W]; the output
+// is [N,C,⌊H/k⌋,⌊W/k⌋].
+func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) != 4 || k < 1 || s[2] < k || s[3] < k {
+		return nil, fmt.Errorf("maxpool: input %v cannot be pooled by %d", s, k)
+	}
+	return G.ApplyOp(&poolOp{n: s[0] * s[1], h: s[2], w: s[3], k: k, shape: s.Clone(), dt: x.Dtype()}, x)
+}
+
+type poolOp struct {
+	n, h, w, k int // n = N·C planes
+	shape      tensor.Shape
+	dt         tensor.Dtype
+	out        *tensor.Dense
+}
+
+func (op *poolOp) outShape() tensor.Shape {
+	return tensor.Shape{op.shape[0], op.shape[1], op.h / op.k, op.w / op.k}
+}
+func (op *poolOp) Arity() int { return 1 }
+func (op *poolOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: op.dt}
+	return hm.NewFnType(t, t)
+}
+func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
+func (op *poolOp) ReturnsPtr() bool                               { return false }
+func (op *poolOp) CallsExtern() bool                              { return false }
+func (op *poolOp) OverwritesInput() int                           { return -1 }
+func (op *poolOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op *poolOp) Hashcode() uint32                               { return hashOf(op) }
+func (op *poolOp) String() string                                 { return fmt.Sprintf("MaxPool{%v,%d}", op.shape, op.k) }
+
+func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.outShape()...))
+	}
+	switch op.dt {
+	case tensor.Float32:
+		poolForward(op, f32(inputs[0]), op.out.Data().([]float32))
+	case tensor.Float64:
+		poolForward(op, f64(inputs[0]), op.out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("maxpool: unsupported dtype %v", op.dt)
+	}
+	return op.out, nil
+}
+
+func (op *poolOp) DiffWRT(int) []bool { return []bool{true} }
+
+func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&poolGradOp{pool: op}, inputs[0], grad)
+	return G.Nodes{dx}, err
+}
+
+// argmax returns the index in x (one plane) of the maximum of window (oy, ox).
+func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
+	best := (oy*op.k)*op.w + ox*op.k
+	for dy := 0; dy < op.k; dy++ {
+		row := (oy*op.k+dy)*op.w + ox*op.k
+		for dx := 0; dx < op.k; dx++ {
+			if x[row+dx] > x[best] {
+				best = row + dx
+			}
+		}
+	}
+	return best
+}
+
+func poolForward[T Float](op *poolOp, x, y []T) {
+	oh, ow := op.h/op.k, op.w/op.k
+	parallel(op.n, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp, yp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], y[pl*oh*ow:(pl+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					yp[oy*ow+ox] = xp[argmax(op, xp, oy, ox)]
+				}
+			}
+		}
+	})
+}
+
+// poolGradOp routes the output gradient to the maximum of each window,
+// found again from x.
+type poolGradOp struct {
+	pool *poolOp
+	out  *tensor.Dense
+}
+
+func (op *poolGradOp) Arity() int { return 2 }
+func (op *poolGradOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: op.pool.dt}
+	return hm.NewFnType(t, t, t)
+}
+func (op *poolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.pool.shape.Clone(), nil
+}
+func (op *poolGradOp) ReturnsPtr() bool      { return false }
+func (op *poolGradOp) CallsExtern() bool     { return false }
+func (op *poolGradOp) OverwritesInput() int  { return -1 }
+func (op *poolGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op *poolGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op *poolGradOp) String() string        { return fmt.Sprintf("MaxPoolGrad{%v}", op.pool) }
+
+func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(op.pool.dt), tensor.WithShape(op.pool.shape...))
+	}
+	switch op.pool.dt {
+	case tensor.Float32:
+		poolBackward(op.pool, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+	case tensor.Float64:
+		poolBackward(op.pool, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
+	}
+	return op.out, nil
+}
+
+func poolBackward[T Float](op *poolOp, x, dy, dx []T) {
+	oh, ow := op.h/op.k, op.w/op.k
+	parallel(op.n, func(_, lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			xp, gp, dp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*op.h*op.w:(pl+1)*op.h*op.w]
+			clear(dp)
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					dp[argmax(op, xp, oy, ox)] += gp[oy*ow+ox]
+				}
+			}
+		}
+	})
+}
