@@ -50,6 +50,7 @@ type convOp struct {
 	relu bool
 	dt   tensor.Dtype
 	out  *tensor.Dense
+	tmp  scratch
 }
 
 func (op *convOp) Arity() int { return 3 }
@@ -81,9 +82,9 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	}
 	switch op.dt {
 	case tensor.Float32:
-		convForward(op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
+		convForward(&op.tmp, op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
 	case tensor.Float64:
-		convForward(op.g, op.relu, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
+		convForward(&op.tmp, op.g, op.relu, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
 	default:
 		return nil, fmt.Errorf("conv2d: unsupported dtype %v", op.dt)
 	}
@@ -116,6 +117,7 @@ type convGradOp struct {
 	wrt   int
 	shape tensor.Shape
 	out   *tensor.Dense
+	tmp   scratch
 }
 
 func (op *convGradOp) Arity() int { return 4 }
@@ -140,9 +142,9 @@ func (op *convGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	g, relu := op.conv.g, op.conv.relu
 	switch op.conv.dt {
 	case tensor.Float32:
-		convBackward(g, relu, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), op.out.Data().([]float32))
+		convBackward(&op.tmp, g, relu, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), op.out.Data().([]float32))
 	case tensor.Float64:
-		convBackward(g, relu, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), op.out.Data().([]float64))
+		convBackward(&op.tmp, g, relu, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), op.out.Data().([]float64))
 	}
 	return op.out, nil
 }
@@ -203,10 +205,10 @@ func col2im[T Float](g convGeom, col, dx []T) {
 	}
 }
 
-func convForward[T Float](g convGeom, relu bool, x, w, b, y []T) {
+func convForward[T Float](tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
 	in, out, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
-	parallel(g.n, func(_, lo, hi int) {
-		col := make([]T, ckk*p)
+	parallel(g.n, func(wk, lo, hi int) {
+		col := get[T](tmp, wk, ckk*p)
 		for n := lo; n < hi; n++ {
 			yn := y[n*out : (n+1)*out]
 			im2col(g, x[n*in:(n+1)*in], col)
@@ -216,7 +218,7 @@ func convForward[T Float](g convGeom, relu bool, x, w, b, y []T) {
 					row[i] = b[f]
 				}
 			}
-			gemm(false, false, g.f, p, ckk, 1, w, ckk, col, p, 1, yn, p)
+			matmul(false, false, g.f, p, ckk, 1, w, ckk, col, p, 1, yn, p)
 			if relu {
 				for i, v := range yn {
 					if v < 0 {
@@ -243,30 +245,31 @@ func maskedGrad[T Float](relu bool, y, dy, buf []T) []T {
 	return buf
 }
 
-func convBackward[T Float](g convGeom, relu bool, wrt int, x, w, y, dy, out []T) {
+func convBackward[T Float](tmp *scratch, g convGeom, relu bool, wrt int, x, w, y, dy, out []T) {
 	in, osz, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
 	switch wrt {
 	case 0: // dx = col2im(Wᵀ·g)
 		clear(out)
-		parallel(g.n, func(_, lo, hi int) {
-			col := make([]T, ckk*p)
-			buf := make([]T, osz)
+		parallel(g.n, func(wk, lo, hi int) {
+			col := get[T](tmp, 3*wk, ckk*p)
+			buf := get[T](tmp, 3*wk+1, osz)
 			for n := lo; n < hi; n++ {
 				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
-				gemm(true, false, ckk, p, g.f, 1, w, ckk, gn, p, 0, col, p)
+				matmul(true, false, ckk, p, g.f, 1, w, ckk, gn, p, 0, col, p)
 				col2im(g, col, out[n*in:(n+1)*in])
 			}
 		})
 	case 1: // dW = Σₙ gₙ·colₙᵀ, one partial sum per worker
 		parts := make([][]T, runtime.GOMAXPROCS(0))
 		workers := parallel(g.n, func(wk, lo, hi int) {
-			col := make([]T, ckk*p)
-			buf := make([]T, osz)
-			part := make([]T, g.f*ckk)
+			col := get[T](tmp, 3*wk, ckk*p)
+			buf := get[T](tmp, 3*wk+1, osz)
+			part := get[T](tmp, 3*wk+2, g.f*ckk)
+			clear(part)
 			for n := lo; n < hi; n++ {
 				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
 				im2col(g, x[n*in:(n+1)*in], col)
-				gemm(false, true, g.f, ckk, p, 1, gn, p, col, p, 1, part, ckk)
+				matmul(false, true, g.f, ckk, p, 1, gn, p, col, p, 1, part, ckk)
 			}
 			parts[wk] = part
 		})

@@ -1,0 +1,10 @@
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+func hasAVX2FMA() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+
+// kernelAVX2 is the 6×16 micro-kernel in kernel_amd64.s.
+//
+//go:noescape
+func kernelAVX2(kb int, a, b, c *float32, ldc int)

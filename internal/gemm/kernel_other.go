@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package gemm
+
+func hasAVX2FMA() bool { return false }
+
+func kernelAVX2(kb int, a, b, c *float32, ldc int) { panic("unreachable") }
