@@ -119,19 +119,23 @@ func packA(trans bool, a []float32, lda, i0, p0, mb, kb int, alpha float32, dst 
 	for r := 0; r < mb; r += mr {
 		panel := dst[(r/mr)*kb*mr : (r/mr+1)*kb*mr]
 		rows := min(mr, mb-r)
-		for p := 0; p < kb; p++ {
-			out := panel[p*mr : p*mr+mr]
-			for i := 0; i < rows; i++ {
-				var v float32
-				if trans {
-					v = a[(p0+p)*lda+i0+r+i]
-				} else {
-					v = a[(i0+r+i)*lda+p0+p]
+		if rows < mr {
+			clear(panel)
+		}
+		if trans {
+			for p := 0; p < kb; p++ {
+				src := a[(p0+p)*lda+i0+r:][:rows]
+				out := panel[p*mr:][:rows]
+				for i, v := range src {
+					out[i] = alpha * v
 				}
-				out[i] = alpha * v
 			}
-			for i := rows; i < mr; i++ {
-				out[i] = 0
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			src := a[(i0+r+i)*lda+p0:][:kb]
+			for p, v := range src {
+				panel[p*mr+i] = alpha * v
 			}
 		}
 	}

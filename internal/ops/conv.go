@@ -95,6 +95,12 @@ func (op *convOp) DiffWRT(int) []bool { return []bool{true, true, true} }
 
 func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	x, w, b := inputs[0], inputs[1], inputs[2]
+	if op.relu { // mask the gradient once for the three gradient ops
+		var err error
+		if grad, err = G.ApplyOp(&reluGradOp{dt: op.dt, shape: output.Shape().Clone()}, output, grad); err != nil {
+			return nil, err
+		}
+	}
 	dx, err := G.ApplyOp(&convGradOp{conv: op, wrt: 0, shape: x.Shape()}, x, w, output, grad)
 	if err != nil {
 		return nil, err
@@ -111,7 +117,8 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 }
 
 // convGradOp computes the gradient of a convOp with respect to one of its
-// inputs (0: x, 1: w, 2: b) from x, w, the forward output and its gradient.
+// inputs (0: x, 1: w, 2: b) from x, w, the forward output and the gradient
+// of the pre-activation (already masked by ReLU).
 type convGradOp struct {
 	conv  *convOp
 	wrt   int
@@ -139,12 +146,12 @@ func (op *convGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	if op.out == nil {
 		op.out = tensor.New(tensor.Of(op.conv.dt), tensor.WithShape(op.shape...))
 	}
-	g, relu := op.conv.g, op.conv.relu
+	g := op.conv.g
 	switch op.conv.dt {
 	case tensor.Float32:
-		convBackward(&op.tmp, g, relu, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), op.out.Data().([]float32))
+		convBackward(&op.tmp, g, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[3]), op.out.Data().([]float32))
 	case tensor.Float64:
-		convBackward(&op.tmp, g, relu, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), op.out.Data().([]float64))
+		convBackward(&op.tmp, g, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[3]), op.out.Data().([]float64))
 	}
 	return op.out, nil
 }
@@ -221,41 +228,22 @@ func convForward[T Float](tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
 			matmul(false, false, g.f, p, ckk, 1, w, ckk, col, p, 1, yn, p)
 			if relu {
 				for i, v := range yn {
-					if v < 0 {
-						yn[i] = 0
-					}
+					yn[i] = max(v, 0)
 				}
 			}
 		}
 	})
 }
 
-// maskedGrad returns dy with the ReLU mask of y applied, for one image.
-func maskedGrad[T Float](relu bool, y, dy, buf []T) []T {
-	if !relu {
-		return dy
-	}
-	for i := range dy {
-		if y[i] > 0 {
-			buf[i] = dy[i]
-		} else {
-			buf[i] = 0
-		}
-	}
-	return buf
-}
-
-func convBackward[T Float](tmp *scratch, g convGeom, relu bool, wrt int, x, w, y, dy, out []T) {
+func convBackward[T Float](tmp *scratch, g convGeom, wrt int, x, w, gy, out []T) {
 	in, osz, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
 	switch wrt {
 	case 0: // dx = col2im(Wᵀ·g)
 		clear(out)
 		parallel(g.n, func(wk, lo, hi int) {
 			col := get[T](tmp, 3*wk, ckk*p)
-			buf := get[T](tmp, 3*wk+1, osz)
 			for n := lo; n < hi; n++ {
-				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
-				matmul(true, false, ckk, p, g.f, 1, w, ckk, gn, p, 0, col, p)
+				matmul(true, false, ckk, p, g.f, 1, w, ckk, gy[n*osz:(n+1)*osz], p, 0, col, p)
 				col2im(g, col, out[n*in:(n+1)*in])
 			}
 		})
@@ -263,13 +251,11 @@ func convBackward[T Float](tmp *scratch, g convGeom, relu bool, wrt int, x, w, y
 		parts := make([][]T, runtime.GOMAXPROCS(0))
 		workers := parallel(g.n, func(wk, lo, hi int) {
 			col := get[T](tmp, 3*wk, ckk*p)
-			buf := get[T](tmp, 3*wk+1, osz)
 			part := get[T](tmp, 3*wk+2, g.f*ckk)
 			clear(part)
 			for n := lo; n < hi; n++ {
-				gn := maskedGrad(relu, y[n*osz:(n+1)*osz], dy[n*osz:(n+1)*osz], buf)
 				im2col(g, x[n*in:(n+1)*in], col)
-				matmul(false, true, g.f, ckk, p, 1, gn, p, col, p, 1, part, ckk)
+				matmul(false, true, g.f, ckk, p, 1, gy[n*osz:(n+1)*osz], p, col, p, 1, part, ckk)
 			}
 			parts[wk] = part
 		})
@@ -284,13 +270,57 @@ func convBackward[T Float](tmp *scratch, g convGeom, relu bool, wrt int, x, w, y
 		for n := 0; n < g.n; n++ {
 			for f := 0; f < g.f; f++ {
 				var s T
-				for i := f * p; i < (f+1)*p; i++ {
-					if !relu || y[n*osz+i] > 0 {
-						s += dy[n*osz+i]
-					}
+				for _, v := range gy[n*osz+f*p : n*osz+(f+1)*p] {
+					s += v
 				}
 				out[f] += s
 			}
 		}
 	}
+}
+
+// reluGradOp masks a gradient by a ReLU output: g·[y > 0].
+type reluGradOp struct {
+	dt    tensor.Dtype
+	shape tensor.Shape
+	out   *tensor.Dense
+}
+
+func (op *reluGradOp) Arity() int { return 2 }
+func (op *reluGradOp) Type() hm.Type {
+	t := G.TensorType{Dims: op.shape.Dims(), Of: op.dt}
+	return hm.NewFnType(t, t, t)
+}
+func (op *reluGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
+func (op *reluGradOp) ReturnsPtr() bool                               { return false }
+func (op *reluGradOp) CallsExtern() bool                              { return false }
+func (op *reluGradOp) OverwritesInput() int                           { return -1 }
+func (op *reluGradOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op *reluGradOp) Hashcode() uint32                               { return hashOf(op) }
+func (op *reluGradOp) String() string                                 { return fmt.Sprintf("ReLUGrad{%v}", op.shape) }
+
+func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
+	if op.out == nil {
+		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.shape...))
+	}
+	switch op.dt {
+	case tensor.Float32:
+		reluMask(f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+	case tensor.Float64:
+		reluMask(f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
+	}
+	return op.out, nil
+}
+
+func reluMask[T Float](y, dy, out []T) {
+	parallel(len(y)/4096+1, func(_, lo, hi int) {
+		lo, hi = lo*4096, min(hi*4096, len(y))
+		for i := lo; i < hi; i++ {
+			v := dy[i]
+			if y[i] <= 0 {
+				v = 0
+			}
+			out[i] = v
+		}
+	})
 }

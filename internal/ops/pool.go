@@ -67,6 +67,19 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // argmax returns the index in x (one plane) of the maximum of window (oy, ox).
 func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
 	best := (oy*op.k)*op.w + ox*op.k
+	if op.k == 2 {
+		b2 := best + op.w
+		if x[best+1] > x[best] {
+			best++
+		}
+		if x[b2+1] > x[b2] {
+			b2++
+		}
+		if x[b2] > x[best] {
+			best = b2
+		}
+		return best
+	}
 	for dy := 0; dy < op.k; dy++ {
 		row := (oy*op.k+dy)*op.w + ox*op.k
 		for dx := 0; dx < op.k; dx++ {
