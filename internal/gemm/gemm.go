@@ -146,22 +146,20 @@ func packB(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 	for s := 0; s < nb; s += nr {
 		panel := dst[(s/nr)*kb*nr : (s/nr+1)*kb*nr]
 		cols := min(nr, nb-s)
-		for p := 0; p < kb; p++ {
-			out := panel[p*nr : p*nr+nr]
-			if !trans && cols == nr {
-				copy(out, b[(p0+p)*ldb+j0+s:])
-				continue
-			}
+		if cols < nr {
+			clear(panel)
+		}
+		if trans { // row j of B is column j of op(B): read it contiguously
 			for j := 0; j < cols; j++ {
-				if trans {
-					out[j] = b[(j0+s+j)*ldb+p0+p]
-				} else {
-					out[j] = b[(p0+p)*ldb+j0+s+j]
+				src := b[(j0+s+j)*ldb+p0:][:kb]
+				for p, v := range src {
+					panel[p*nr+j] = v
 				}
 			}
-			for j := cols; j < nr; j++ {
-				out[j] = 0
-			}
+			continue
+		}
+		for p := 0; p < kb; p++ {
+			copy(panel[p*nr:p*nr+cols], b[(p0+p)*ldb+j0+s:][:cols])
 		}
 	}
 }
