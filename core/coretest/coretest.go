@@ -260,5 +260,34 @@ func TestHead(t *testing.T, headName string, headConfig any) {
 			t.Errorf("head %s: pair %d: Score %v, graph %v (|Δ| %.2g > 1e-5)", headName, i, s, scores[i], d)
 		}
 	}
+	// Search over cached embeddings ranks as Score does and reports its scores.
+	db := make([]float32, 0, len(emb)*len(emb[0]))
+	for _, e := range emb {
+		db = append(db, e...)
+	}
+	hits := core.Search(m.Head, emb[0], db, 3)
+	if len(hits) != 3 {
+		t.Fatalf("head %s: search gave %d hits, want 3", headName, len(hits))
+	}
+	for i, hit := range hits {
+		want := m.Head.Score(emb[0], emb[hit.Index])
+		if math.Abs(float64(hit.Score-want)) > 1e-4 {
+			t.Errorf("head %s: hit %d score %v, Score says %v", headName, i, hit.Score, want)
+		}
+		for j := range emb {
+			if s := m.Head.Score(emb[0], emb[j]); s > want+1e-4 && !contains(hits[:i+1], j) {
+				t.Errorf("head %s: hit %d (row %d, %v) ranks below row %d (%v)", headName, i, hit.Index, want, j, s)
+			}
+		}
+	}
 	GradCheck(t, m, bt, 12)
+}
+
+func contains(hits []core.Hit, i int) bool {
+	for _, h := range hits {
+		if h.Index == i {
+			return true
+		}
+	}
+	return false
 }

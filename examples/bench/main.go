@@ -1,65 +1,70 @@
-// Command bench measures training and embedding speed of the tower presets
-// on synthetic data: pairs/s, images/s, GFLOP/s and peak RSS.
+// Command bench measures training and embedding speed and memory of the
+// tower presets on synthetic data, optionally side by side with PyTorch on
+// the same nets, and the speed of search over cached embeddings.
 //
-//	go run ./examples/bench -nets small,koch-half -steps 20
+//	go run ./examples/bench                          # Go only
+//	go run ./examples/bench -compare -reps 3         # interleaved with PyTorch, ratio table
+//	go run ./examples/bench -search                  # top-5 search over 1k, 100k, 1M embeddings
+//
+// Each case runs in a child process of its own, so peak RSS is per case.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/cnn"
 )
 
+type options struct {
+	steps, batch, embedBatch int
+}
+
 func main() {
 	nets := flag.String("nets", "small,koch-half,koch", "comma-separated cnn presets")
-	steps := flag.Int("steps", 10, "timed training steps (after one warm-up step)")
-	batch := flag.Int("batch", 32, "training pairs per step (2×batch images, the classic twin layout)")
-	embedBatch := flag.Int("embed-batch", 64, "images per embedding batch")
-	profile := flag.String("cpuprofile", "", "write a CPU profile")
-	mode := flag.String("mode", "train,embed", "train, embed or both")
-	jsonOut := flag.Bool("json", false, "print JSON lines")
+	modes := flag.String("modes", "train,embed", "train and/or embed")
+	reps := flag.Int("reps", 1, "repetitions of each case (medians are reported)")
+	compare := flag.Bool("compare", false, "also run the PyTorch reference (torch_ref.py) interleaved")
+	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
+	search := flag.Bool("search", false, "benchmark top-5 search over cached embeddings instead")
+	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
+	var o options
+	flag.IntVar(&o.steps, "steps", 10, "timed steps per case (after one warm-up step)")
+	flag.IntVar(&o.batch, "batch", 32, "training pairs per step (2×batch images, the twin layout)")
+	flag.IntVar(&o.embedBatch, "embed-batch", 64, "images per embedding batch")
+	child := flag.String("case", "", "run one case NET/MODE and print JSON (used by the parent)")
+	profile := flag.String("cpuprofile", "", "write a CPU profile (with -case)")
 	flag.Parse()
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	var err error
+	switch {
+	case *child != "":
+		err = runChild(*child, o, *profile)
+	case *search:
+		err = runSearch()
+	default:
+		err = runAll(strings.Split(*nets, ","), strings.Split(*modes, ","), *reps, *compare, *python, *peak, o)
 	}
-	if !*jsonOut {
-		fmt.Printf("%-10s %-6s %12s %10s %10s\n", "net", "mode", "rate", "GFLOP/s", "peak RSS")
-	}
-	for _, net := range strings.Split(*nets, ",") {
-		for _, md := range strings.Split(*mode, ",") {
-			r, err := bench(net, md, *steps, *batch, *embedBatch)
-			if err != nil {
-				fmt.Fprintln(os.Stderr, "bench:", err)
-				os.Exit(1)
-			}
-			if *jsonOut {
-				json.NewEncoder(os.Stdout).Encode(r)
-				continue
-			}
-			unit := "pairs/s"
-			if md == "embed" {
-				unit = "img/s"
-			}
-			fmt.Printf("%-10s %-6s %8.1f %-7s %8.1f %8.2f GB\n", net, md, r.Rate, unit, r.GFLOPs, float64(r.PeakRSS)/1e9)
-		}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
 	}
 }
 
@@ -67,64 +72,116 @@ type result struct {
 	Net     string  `json:"net"`
 	Mode    string  `json:"mode"`
 	Rate    float64 `json:"rate"`
-	GFLOPs  float64 `json:"gflops"`
 	PeakRSS int64   `json:"peak_rss"`
 }
 
-func bench(preset, mode string, steps, batch, embedBatch int) (*result, error) {
-	tc, _ := json.Marshal(cnn.Config{Preset: preset})
-	m, err := core.New(core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "l1sigmoid"}, core.Preprocess{}, 1)
+func runAll(nets, modes []string, reps int, compare bool, python string, peak float64, o options) error {
+	self, err := os.Executable()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer m.Close()
-	flops := forwardFLOPs(m.Tower.(*cnn.Tower).Config())
-	rng := rand.New(rand.NewPCG(1, 1))
-	r := &result{Net: preset, Mode: mode}
-	switch mode {
-	case "train":
-		bt := coretest.RandomBatch(m.Tower, 2*batch, batch, 1)
-		for i := range bt.A { // classic layout: pair i is (i, batch+i)
-			bt.A[i], bt.B[i] = i, batch+i
-		}
-		net, err := m.NewTrainNet(2*batch, batch)
-		if err != nil {
-			return nil, err
-		}
-		defer net.Close()
-		net.Forward(bt)
-		start := time.Now()
-		for i := 0; i < steps; i++ {
-			if _, _, err := net.Forward(bt); err != nil {
-				return nil, err
+	script := torchScript()
+	type key struct{ net, mode string }
+	goRes, ptRes := map[key][]result{}, map[key][]result{}
+	for r := 0; r < reps; r++ {
+		for _, net := range nets {
+			for _, mode := range modes {
+				args := []string{"-case", net + "/" + mode, "-steps", fmt.Sprint(o.steps), "-batch", fmt.Sprint(o.batch), "-embed-batch", fmt.Sprint(o.embedBatch)}
+				g, err := runJSON(self, args...)
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", net, mode, err)
+				}
+				goRes[key{net, mode}] = append(goRes[key{net, mode}], g)
+				fmt.Fprintf(os.Stderr, "rep %d %s/%s: go %.1f/s %.2f GB", r+1, net, mode, g.Rate, float64(g.PeakRSS)/1e9)
+				if compare {
+					p, err := runJSON(python, script, "--net", net, "--mode", mode, "--steps", fmt.Sprint(o.steps), "--batch", fmt.Sprint(o.batch), "--embed-batch", fmt.Sprint(o.embedBatch))
+					if err != nil {
+						return fmt.Errorf("pytorch %s/%s: %w", net, mode, err)
+					}
+					ptRes[key{net, mode}] = append(ptRes[key{net, mode}], p)
+					fmt.Fprintf(os.Stderr, ", pytorch %.1f/s %.2f GB", p.Rate, float64(p.PeakRSS)/1e9)
+				}
+				fmt.Fprintln(os.Stderr)
 			}
 		}
-		el := time.Since(start).Seconds()
-		r.Rate = float64(steps*batch) / el
-		r.GFLOPs = 3 * flops * float64(2*batch*steps) / el / 1e9
-	case "embed":
-		var items []core.Item
-		for i := 0; i < embedBatch; i++ {
-			items = append(items, coretest.RandomItem(m.Tower.Input(), rng))
-		}
-		ctx := context.Background()
-		m.Embed(ctx, items, embedBatch)
-		start := time.Now()
-		for i := 0; i < steps; i++ {
-			if _, err := m.Embed(ctx, items, embedBatch); err != nil {
-				return nil, err
+	}
+	fmt.Printf("siamese bench: %d cores, BLAS %s, batch %d pairs (train) / %d images (embed), median of %d\n\n", runtime.NumCPU(), core.BLAS, o.batch, o.embedBatch, reps)
+	if compare {
+		fmt.Println("| net | mode | siamese | PyTorch | speed ratio | siamese RSS | PyTorch RSS | RSS ratio | siamese GFLOP/s | share of peak |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+	} else {
+		fmt.Println("| net | mode | siamese | peak RSS | GFLOP/s | share of peak |")
+		fmt.Println("|---|---|---|---|---|---|")
+	}
+	for _, net := range nets {
+		flops := presetFLOPs(net)
+		for _, mode := range modes {
+			g := median(goRes[key{net, mode}])
+			unit, gf := "img/s", flops*g.Rate/1e9
+			if mode == "train" {
+				unit, gf = "pairs/s", 3*flops*2*g.Rate/1e9
+			}
+			if compare {
+				p := median(ptRes[key{net, mode}])
+				fmt.Printf("| %s | %s | %.1f %s | %.1f %s | %.2f× | %.2f GB | %.2f GB | %.2f× | %.1f | %.0f%% |\n", net, mode, g.Rate, unit, p.Rate, unit,
+					g.Rate/p.Rate, gb(g.PeakRSS), gb(p.PeakRSS), float64(g.PeakRSS)/float64(p.PeakRSS), gf, 100*gf/peak)
+			} else {
+				fmt.Printf("| %s | %s | %.1f %s | %.2f GB | %.1f | %.0f%% |\n", net, mode, g.Rate, unit, gb(g.PeakRSS), gf, 100*gf/peak)
 			}
 		}
-		el := time.Since(start).Seconds()
-		r.Rate = float64(steps*embedBatch) / el
-		r.GFLOPs = flops * r.Rate / 1e9
-	default:
-		return nil, fmt.Errorf("unknown mode %q", mode)
 	}
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	r.PeakRSS = ru.Maxrss * 1024
+	return nil
+}
+
+func gb(b int64) float64 { return float64(b) / (1 << 30) }
+
+// median takes the median rate and the median RSS of the runs.
+func median(rs []result) result {
+	if len(rs) == 0 {
+		return result{}
+	}
+	rates, rss := make([]float64, len(rs)), make([]int64, len(rs))
+	for i, r := range rs {
+		rates[i], rss[i] = r.Rate, r.PeakRSS
+	}
+	sort.Float64s(rates)
+	sort.Slice(rss, func(i, j int) bool { return rss[i] < rss[j] })
+	return result{Net: rs[0].Net, Mode: rs[0].Mode, Rate: rates[len(rates)/2], PeakRSS: rss[len(rss)/2]}
+}
+
+func runJSON(bin string, args ...string) (result, error) {
+	var out, errb bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))
+	}
+	var r result
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return result{}, fmt.Errorf("bad output %q: %w", out.String(), err)
+	}
 	return r, nil
+}
+
+// torchScript finds torch_ref.py beside this source file or in the
+// working folder.
+func torchScript() string {
+	for _, p := range []string{"examples/bench/torch_ref.py", "torch_ref.py"} {
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	return "examples/bench/torch_ref.py"
+}
+
+func presetFLOPs(preset string) float64 {
+	c, err := cnn.Config{Preset: preset}.Resolve()
+	if err != nil {
+		return 0
+	}
+	return forwardFLOPs(c)
 }
 
 // forwardFLOPs counts the multiply-adds (×2) of one image through the tower.
@@ -145,4 +202,113 @@ func forwardFLOPs(c cnn.Config) float64 {
 		in = o
 	}
 	return f
+}
+
+// fixed is a domain that streams one synthetic batch over and over.
+type fixed struct{ bt *core.Batch }
+
+func (f fixed) Describe() core.Description { return core.Description{Name: "synthetic"} }
+func (f fixed) Episodes(context.Context, string) ([]core.Episode, error) {
+	return nil, errors.New("none")
+}
+func (f fixed) Decode([]byte) (core.Item, error)                             { return core.Item{}, errors.New("none") }
+func (f fixed) Pairs(context.Context, core.PairRequest) (core.Stream, error) { return f, nil }
+func (f fixed) Next(context.Context) (*core.Batch, error)                    { return f.bt, nil }
+func (f fixed) Close() error                                                 { return nil }
+
+func runChild(c string, o options, profile string) error {
+	net, mode, ok := strings.Cut(c, "/")
+	if !ok {
+		return fmt.Errorf("case %q: want NET/MODE", c)
+	}
+	tc, _ := json.Marshal(cnn.Config{Preset: net})
+	m, err := core.New(core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "l1sigmoid"}, core.Preprocess{}, 1)
+	if err != nil {
+		return err
+	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	r := result{Net: net, Mode: mode}
+	switch mode {
+	case "train":
+		// The classic twin layout: pair i is (image i, image batch+i).
+		bt := coretest.RandomBatch(m.Tower, 2*o.batch, o.batch, 1)
+		for i := range bt.A {
+			bt.A[i], bt.B[i] = i, o.batch+i
+		}
+		var t0 time.Time
+		var secs float64
+		tr := &core.Trainer{Model: m, Domain: fixed{bt}, Config: core.TrainConfig{Steps: o.steps + 1, Items: 2 * o.batch, Pairs: o.batch},
+			OnProgress: func(p core.Progress) {
+				if p.Step == 1 {
+					t0 = time.Now()
+				}
+				if p.Step == o.steps+1 {
+					secs = time.Since(t0).Seconds()
+				}
+			}}
+		if _, err := tr.Run(context.Background()); err != nil {
+			return err
+		}
+		r.Rate = float64(o.steps*o.batch) / secs
+	case "embed":
+		rng := rand.New(rand.NewPCG(1, 1))
+		var items []core.Item
+		for i := 0; i < o.embedBatch; i++ {
+			items = append(items, coretest.RandomItem(m.Tower.Input(), rng))
+		}
+		ctx := context.Background()
+		if _, err := m.Embed(ctx, items, o.embedBatch); err != nil {
+			return err
+		}
+		start := time.Now()
+		for i := 0; i < o.steps; i++ {
+			if _, err := m.Embed(ctx, items, o.embedBatch); err != nil {
+				return err
+			}
+		}
+		r.Rate = float64(o.steps*o.embedBatch) / time.Since(start).Seconds()
+	default:
+		return fmt.Errorf("unknown mode %q", mode)
+	}
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	r.PeakRSS = ru.Maxrss * 1024
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// runSearch times exact top-5 search of one query over n cached 128-d
+// embeddings with each head.
+func runSearch() error {
+	const dim = 128
+	rng := rand.New(rand.NewPCG(1, 1))
+	fmt.Printf("exact top-5 search, %d-d embeddings, %d cores\n\n| head | embeddings | ms/query | queries/s |\n|---|---|---|---|\n", dim, runtime.NumCPU())
+	for _, head := range []string{"l1sigmoid", "contrastive"} {
+		h, err := core.NewHead(head, nil, []int{dim}, rng)
+		if err != nil {
+			return err
+		}
+		for _, n := range []int{1_000, 100_000, 1_000_000} {
+			db := make([]float32, n*dim)
+			for i := range db {
+				db[i] = float32(rng.NormFloat64())
+			}
+			q := db[:dim]
+			core.Search(h, q, db, 5)
+			reps := max(3, 2_000_000/n)
+			start := time.Now()
+			for i := 0; i < reps; i++ {
+				core.Search(h, q, db, 5)
+			}
+			per := time.Since(start).Seconds() / float64(reps)
+			fmt.Printf("| %s | %d | %.3f | %.0f |\n", head, n, 1000*per, 1/per)
+		}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/vec"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -100,6 +101,19 @@ func (h *Head) Distance(a, c []float32) float64 {
 		s += d * d
 	}
 	return math.Sqrt(s + eps)
+}
+
+// RankKeys implements core.Ranker: the key is −d².
+func (h *Head) RankKeys(q, db, keys []float32) {
+	d := len(q)
+	for i := range keys {
+		keys[i] = -vec.SqDist(q, db[i*d:(i+1)*d])
+	}
+}
+
+// ScoreOfKey implements core.Ranker.
+func (h *Head) ScoreOfKey(key float32) float32 {
+	return float32(math.Exp(-math.Sqrt(float64(-key)+eps) / h.margin))
 }
 
 // Score implements core.Head.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/vec"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -85,6 +86,17 @@ func (h *Head) Build(b *core.Builder, a, c, y *G.Node) (score, loss *G.Node, err
 	loss, err = G.Mean(l)
 	return score, loss, err
 }
+
+// RankKeys implements core.Ranker: the key is the logit z.
+func (h *Head) RankKeys(q, db, keys []float32) {
+	d, b := len(q), h.bias.Data[0]
+	for i := range keys {
+		keys[i] = vec.WeightedL1(q, db[i*d:(i+1)*d], h.alpha.Data) + b
+	}
+}
+
+// ScoreOfKey implements core.Ranker.
+func (h *Head) ScoreOfKey(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }
 
 // Score implements core.Head.
 func (h *Head) Score(a, c []float32) float32 {

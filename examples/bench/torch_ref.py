@@ -1,0 +1,97 @@
+"""PyTorch reference for examples/bench: the same Siamese nets (valid
+convolutions, ReLU, 2x2 max-pool, dense, sigmoid embedding; L1-sigmoid head
+with binary cross-entropy; Adam), the same batch sizes, on the CPU.
+
+Run with Debian's python3-torch: /usr/bin/python3 torch_ref.py --net small --mode train
+Prints one JSON line: {"rate": ..., "peak_rss": ...}.
+"""
+import argparse
+import json
+import resource
+import time
+
+import torch
+import torch.nn as nn
+
+PRESETS = {
+    "koch": dict(inp=(1, 105, 105), blocks=[(64, 10, 2), (128, 7, 2), (128, 4, 2), (256, 4, 0)], embed=4096),
+    "koch-half": dict(inp=(1, 105, 105), blocks=[(32, 10, 2), (64, 7, 2), (64, 4, 2), (128, 4, 0)], embed=1024),
+    "small": dict(inp=(1, 28, 28), blocks=[(32, 3, 2), (64, 3, 2)], embed=128),
+}
+
+
+class Tower(nn.Module):
+    def __init__(self, inp, blocks, embed):
+        super().__init__()
+        layers, c, h, w = [], inp[0], inp[1], inp[2]
+        for f, k, p in blocks:
+            layers += [nn.Conv2d(c, f, k), nn.ReLU()]
+            c, h, w = f, h - k + 1, w - k + 1
+            if p > 1:
+                layers.append(nn.MaxPool2d(p))
+                h, w = h // p, w // p
+        self.features = nn.Sequential(*layers)
+        self.dense = nn.Linear(c * h * w, embed)
+
+    def forward(self, x):
+        return torch.sigmoid(self.dense(torch.flatten(self.features(x), 1)))
+
+
+class Siamese(nn.Module):
+    def __init__(self, preset):
+        super().__init__()
+        self.tower = Tower(**preset)
+        self.head = nn.Linear(preset["embed"], 1)
+
+    def forward(self, a, b):
+        n = a.shape[0]
+        e = self.tower(torch.cat([a, b]))  # both sides in one batch
+        return self.head(torch.abs(e[:n] - e[n:])).squeeze(1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--net", default="small")
+    ap.add_argument("--mode", default="train")
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--embed-batch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    p = PRESETS[args.net]
+    model = Siamese(p)
+    if args.mode == "train":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = nn.BCEWithLogitsLoss()
+        a = torch.randn(args.batch, *p["inp"])
+        b = torch.randn(args.batch, *p["inp"])
+        y = (torch.arange(args.batch) % 2).float()
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(model(a, b), y)
+            loss.backward()
+            opt.step()
+
+        step()
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rate = args.steps * args.batch / (time.perf_counter() - t)
+    else:
+        x = torch.randn(args.embed_batch, *p["inp"])
+        model.eval()
+        with torch.no_grad():
+            model.tower(x)
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                model.tower(x)
+        rate = args.steps * args.embed_batch / (time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"net": args.net, "mode": args.mode, "rate": rate, "peak_rss": rss}))
+
+
+if __name__ == "__main__":
+    main()
