@@ -22,12 +22,27 @@ const (
 // useAsm is set on machines with AVX2 and FMA.
 var useAsm = hasAVX2FMA()
 
+// backend, when set (build tag openblas), replaces the Go kernels.
+var (
+	backend     func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int)
+	backendName string
+)
+
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major matrices,
 // op(A) m×k, op(B) k×n, C m×n with leading dimensions lda, ldb, ldc.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
+	if backend != nil {
+		backend(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	goSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// goSgemm is the pure-Go (and Go assembly) product.
+func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if beta != 1 {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
@@ -197,8 +212,12 @@ func kernelGo(kb int, a, b, c []float32, ldc int) {
 	}
 }
 
-// Name says which kernel runs: "go-avx2" (assembly) or "go" (portable).
+// Name says which kernel runs: "openblas", "go-avx2" (assembly) or "go"
+// (portable).
 func Name() string {
+	if backendName != "" {
+		return backendName
+	}
 	if useAsm {
 		return "go-avx2"
 	}

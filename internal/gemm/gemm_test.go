@@ -50,11 +50,18 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 func TestSgemmMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 40, 300}, {64, 128, 9}, {150, 33, 260}, {5, 2100, 20}, {200, 300, 100}}
-	for _, asm := range []bool{false, true} {
-		if asm && !hasAVX2FMA() {
+	saved := backend
+	defer func() { backend = saved }()
+	for _, impl := range []string{"go", "go-avx2", "openblas"} {
+		asm := impl == "go-avx2"
+		if asm && !hasAVX2FMA() || impl == "openblas" && saved == nil {
 			continue
 		}
 		useAsm = asm
+		backend = nil
+		if impl == "openblas" {
+			backend = saved
+		}
 		for _, s := range shapes {
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
