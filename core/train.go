@@ -199,7 +199,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	smooth := math.NaN()
 	startStep := st.Step
 	res := &Result{}
-	log.Info("training", "params", CountParams(params), "items", c.Items, "pairs", c.Pairs, "steps", c.Steps, "duration", c.Duration, "start_step", st.Step)
+	log.Debug("training", "params", CountParams(params), "items", c.Items, "pairs", c.Pairs, "steps", c.Steps, "duration", c.Duration, "start_step", st.Step)
 	for {
 		st.Seconds = base + time.Since(start).Seconds()
 		if c.Steps > 0 && st.Step >= c.Steps {
@@ -272,7 +272,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 				return nil, fmt.Errorf("step %d: validate: %w", st.Step, err)
 			}
 			p.Val = &score
-			log.Info("validation", "step", st.Step, "score", score, "loss", smooth)
+			log.Debug("validation", "step", st.Step, "score", score, "loss", smooth)
 			if st.BestStep == 0 || score > st.BestScore {
 				st.BestScore, st.BestStep, st.Bad = score, st.Step, 0
 				best = snapshot(params)
@@ -309,7 +309,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if err := checkpoint(); err != nil {
 		return nil, err
 	}
-	log.Info("trained", "steps", res.Steps, "seconds", res.Seconds, "stopped", res.Stopped)
+	log.Debug("trained", "steps", res.Steps, "seconds", res.Seconds, "stopped", res.Stopped)
 	return res, nil
 }
 

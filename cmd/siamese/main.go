@@ -16,7 +16,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/hashicorp/go-plugin"
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/plugins"
 	"github.com/urfave/cli/v2"
 
 	// Built-in towers, heads and domains register themselves.
@@ -28,17 +30,22 @@ import (
 	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
-func main() {
+func main() { os.Exit(realMain()) }
+
+func realMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// End every plugin process on the way out: on success, error or Ctrl-C.
+	defer plugin.CleanupClients()
 	err := newApp().RunContext(ctx, os.Args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "siamese:", err)
 		if errors.Is(err, core.ErrInterrupted) {
-			os.Exit(130)
+			return 130
 		}
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func newApp() *cli.App {
@@ -47,9 +54,11 @@ func newApp() *cli.App {
 		Usage: "one-shot similarity learning with Siamese networks",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log debug messages"},
+			&cli.DurationFlag{Name: "plugin-timeout", Value: plugins.DefaultTimeout, Usage: "longest wait for one answer of a plugin before it is called hung"},
+			&cli.StringFlag{Name: "plugin-dir", EnvVars: []string{plugins.EnvDir}, Usage: "folder of domain plugins (siamese-domain-NAME); also searched: $" + plugins.EnvDir + " and the user config folder"},
 		},
 		Before: func(c *cli.Context) error {
-			level := slog.LevelWarn
+			level := slog.LevelInfo
 			if c.Bool("verbose") {
 				level = slog.LevelDebug
 			}
@@ -57,7 +66,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

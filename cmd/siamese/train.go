@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/internal/datadir"
+	"github.com/siamesenet/siamese/plugins"
 	"github.com/urfave/cli/v2"
 )
 
@@ -39,7 +41,9 @@ func parseShape(s string) ([]int, error) {
 	return out, nil
 }
 
-// openDomain opens the domain named by --domain (or fallback).
+// openDomain opens the domain named by --domain (or fallback): a built-in
+// domain, or else a plugin from the plugin folders; "plugin:NAME" always
+// takes the plugin.
 func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, error) {
 	name := c.String("domain")
 	if name == "" {
@@ -48,6 +52,7 @@ func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, erro
 	if name == "" {
 		return nil, errors.New("no domain: set --domain")
 	}
+	name, forcePlugin := strings.CutPrefix(name, "plugin:")
 	data := c.String("data")
 	if data == "" {
 		data = datadir.Domain(name)
@@ -63,7 +68,22 @@ func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, erro
 			return nil, fmt.Errorf("domain %s: data folder: %w", name, err)
 		}
 	}
-	return core.OpenDomain(name, core.DomainOptions{DataDir: data, Input: input})
+	opts := core.DomainOptions{DataDir: data, Input: input}
+	if !forcePlugin && slices.Contains(core.Domains(), name) {
+		return core.OpenDomain(name, opts)
+	}
+	path, pin, err := plugins.Find(name, plugins.Dirs(c.String("plugin-dir")))
+	if err != nil {
+		if forcePlugin {
+			return nil, err
+		}
+		return nil, fmt.Errorf("unknown domain %q: not built in (%s) and %w", name, strings.Join(core.Domains(), ", "), err)
+	}
+	p, err := plugins.Start(path, plugins.Options{Pin: pin, Log: slog.Default(), Timeout: c.Duration("plugin-timeout")})
+	if err != nil {
+		return nil, err
+	}
+	return p.Open(c.Context, opts)
 }
 
 func trainCommand() *cli.Command {

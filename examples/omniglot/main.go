@@ -41,7 +41,7 @@ func main() {
 	out := flag.String("o", "omniglot.model", "where to save the model")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, log, *data, *budget, *side, *preset, *head, *lr, *schedule, *items, *pairs, *augment, *valEvery, *seed, *out, *jsonOut); err != nil {

@@ -1,0 +1,358 @@
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/siamesenet/siamese/core"
+	pb "github.com/siamesenet/siamese/plugins/proto"
+)
+
+// Prefix starts the file name of every domain plugin: siamese-domain-NAME.
+const Prefix = "siamese-domain-"
+
+// DefaultTimeout is the longest the host waits for one answer of a plugin
+// before it calls the plugin hung.
+const DefaultTimeout = 15 * time.Second
+
+// Options tune how a plugin is started.
+type Options struct {
+	// Pin is the expected sha256 (hex) of the binary; a changed binary is
+	// refused. Empty: not pinned.
+	Pin string
+	// Timeout bounds each answer (default DefaultTimeout).
+	Timeout time.Duration
+	// Log receives the plugin's stderr and go-plugin's warnings.
+	Log *slog.Logger
+}
+
+// Plugin is a running plugin process.
+type Plugin struct {
+	Name     string // from the file name
+	Path     string
+	SHA256   string
+	Protocol int
+	client   *plugin.Client
+	rpc      pb.DomainClient
+	timeout  time.Duration
+}
+
+// FileSHA256 returns the hex sha256 of a file.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Start starts the plugin binary at path and completes the handshake.
+func Start(path string, o Options) (*Plugin, error) {
+	name := strings.TrimPrefix(filepath.Base(path), Prefix)
+	sum, err := FileSHA256(path)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %s: %w", path, err)
+	}
+	if o.Pin != "" && !strings.EqualFold(o.Pin, sum) {
+		return nil, fmt.Errorf("plugin %s: binary %s has sha256 %s but is pinned to %s; refusing a changed binary (re-pin with 'siamese plugins pin %s')", name, path, sum[:12], o.Pin[:min(12, len(o.Pin))], name)
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("plugin", name)
+	cfg := &plugin.ClientConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: versionedPlugins(Config{}),
+		Cmd:              exec.Command(path),
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Managed:          true,
+		Stderr:           &lineLogger{log: log},
+		SyncStdout:       io.Discard,
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Warn,
+			Output: &lineLogger{log: log, level: slog.LevelWarn}}),
+	}
+	if o.Pin != "" {
+		raw, _ := hex.DecodeString(sum)
+		cfg.SecureConfig = &plugin.SecureConfig{Checksum: raw, Hash: sha256.New()}
+	}
+	client := plugin.NewClient(cfg)
+	rpcClient, err := client.Client()
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s (%s): start: %w", name, path, err)
+	}
+	raw, err := rpcClient.Dispense(pluginName)
+	if err != nil {
+		client.Kill()
+		return nil, fmt.Errorf("plugin %s (%s): %w", name, path, err)
+	}
+	t := o.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	return &Plugin{Name: name, Path: path, SHA256: sum, Protocol: client.NegotiatedVersion(), client: client, rpc: raw.(pb.DomainClient), timeout: t}, nil
+}
+
+// About returns the name and version the plugin reports.
+func (p *Plugin) About(ctx context.Context) (name, version string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	m, err := p.rpc.About(ctx, &pb.AboutRequest{})
+	if err != nil {
+		return "", "", p.wrap("about", err)
+	}
+	return m.Name, m.Version, nil
+}
+
+// Close ends the plugin process.
+func (p *Plugin) Close() {
+	if p.client != nil {
+		p.client.Kill()
+	}
+}
+
+// Exited reports whether the plugin process has ended.
+func (p *Plugin) Exited() bool { return p.client != nil && p.client.Exited() }
+
+// wrap turns an RPC error into one line naming the plugin, saying whether
+// it crashed or hung.
+func (p *Plugin) wrap(what string, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("plugin %s (%s): %s: no answer within %s (hung?)", p.Name, p.Path, what, p.timeout)
+	case p.Exited():
+		return fmt.Errorf("plugin %s (%s): %s: the plugin process exited (crashed?): %v", p.Name, p.Path, what, firstLine(err))
+	}
+	return fmt.Errorf("plugin %s: %s: %v", p.Name, what, firstLine(err))
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.TrimPrefix(s, "rpc error: ")
+}
+
+// Open configures the plugin's domain and returns it as a core.Domain.
+func (p *Plugin) Open(ctx context.Context, o core.DomainOptions) (core.Domain, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.timeout*4)
+	defer cancel()
+	m, err := p.rpc.Open(ctx, &pb.OpenRequest{DataDir: o.DataDir, Input: int32s(o.Input), Extra: o.Extra})
+	if err != nil {
+		return nil, p.wrap("open", err)
+	}
+	d, err := fromDescription(m)
+	if err != nil {
+		return nil, p.wrap("open", err)
+	}
+	return &remote{p: p, desc: d}, nil
+}
+
+// remote is a plugin's domain seen from the host.
+type remote struct {
+	p    *Plugin
+	desc core.Description
+}
+
+func (r *remote) Describe() core.Description { return r.desc }
+
+func (r *remote) Decode(raw []byte) (core.Item, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.p.timeout)
+	defer cancel()
+	m, err := r.p.rpc.Decode(ctx, &pb.DecodeRequest{Raw: raw})
+	if err != nil {
+		return core.Item{}, r.p.wrap("decode", err)
+	}
+	return core.Item{Dense: m.Dense, Bag: m.Bag}, nil
+}
+
+func (r *remote) Episodes(ctx context.Context, task string) ([]core.Episode, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := r.p.rpc.Episodes(ctx, &pb.EpisodesRequest{Task: task})
+	if err != nil {
+		return nil, r.p.wrap("episodes", err)
+	}
+	var eps []core.Episode
+	for {
+		m, err := recvTimeout(ctx, r.p.timeout, st.Recv)
+		if errors.Is(err, io.EOF) {
+			return eps, nil
+		}
+		if err != nil {
+			return nil, r.p.wrap("episodes "+task, err)
+		}
+		eps = append(eps, core.Episode{Support: fromItems(m.Support), SupportLabel: ints(m.SupportLabel), Query: fromItems(m.Query), QueryLabel: ints(m.QueryLabel)})
+	}
+}
+
+// recvTimeout waits for one message at most t.
+func recvTimeout[M any](ctx context.Context, t time.Duration, recv func() (M, error)) (M, error) {
+	type res struct {
+		m   M
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		m, err := recv()
+		ch <- res{m, err}
+	}()
+	timer := time.NewTimer(t)
+	defer timer.Stop()
+	select {
+	case r := <-ch:
+		return r.m, r.err
+	case <-timer.C:
+		var zero M
+		return zero, context.DeadlineExceeded
+	case <-ctx.Done():
+		var zero M
+		return zero, ctx.Err()
+	}
+}
+
+func (r *remote) Pairs(ctx context.Context, req core.PairRequest) (core.Stream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	st, err := r.p.rpc.Pairs(ctx, &pb.PairRequest{Split: req.Split, Seed: req.Seed, Start: int64(req.Start),
+		Items: int32(req.Items), Pairs: int32(req.Pairs), Augment: req.Augment})
+	if err != nil {
+		cancel()
+		return nil, r.p.wrap("pairs", err)
+	}
+	// The first batch comes now, so that a bad request fails here.
+	first, err := recvTimeout(ctx, r.p.timeout, st.Recv)
+	if err != nil {
+		cancel()
+		return nil, r.p.wrap("pairs", err)
+	}
+	// Read ahead so that the plugin prepares the next batch while the host
+	// trains on this one.
+	ch := make(chan batchResult, 2)
+	ch <- batchResult{b: fromBatch(first)}
+	go func() {
+		defer close(ch)
+		for {
+			m, err := st.Recv()
+			var b *core.Batch
+			if err == nil {
+				b = fromBatch(m)
+			}
+			select {
+			case ch <- batchResult{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return &remoteStream{p: r.p, ch: ch, cancel: cancel}, nil
+}
+
+type batchResult struct {
+	b   *core.Batch
+	err error
+}
+
+type remoteStream struct {
+	p      *Plugin
+	ch     <-chan batchResult
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (s *remoteStream) Next(ctx context.Context) (*core.Batch, error) {
+	timer := time.NewTimer(s.p.timeout)
+	defer timer.Stop()
+	select {
+	case r, ok := <-s.ch:
+		if !ok {
+			return nil, s.p.wrap("pairs", errors.New("stream closed"))
+		}
+		if r.err != nil {
+			return nil, s.p.wrap("pairs", r.err)
+		}
+		return r.b, nil
+	case <-timer.C:
+		return nil, s.p.wrap("pairs", context.DeadlineExceeded)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *remoteStream) Close() error {
+	s.once.Do(s.cancel)
+	return nil
+}
+
+// lineLogger sends each line written to it to slog.
+type lineLogger struct {
+	log   *slog.Logger
+	level slog.Level
+	mu    sync.Mutex
+	buf   []byte
+}
+
+func (l *lineLogger) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf = append(l.buf, p...)
+	for {
+		i := strings.IndexByte(string(l.buf), '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(l.buf[:i]))
+		l.buf = l.buf[i+1:]
+		if line == "" {
+			continue
+		}
+		// go-plugin's servers log JSON lines (hclog); keep their level.
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["@message"] != nil {
+			level := l.level
+			switch rec["@level"] {
+			case "trace", "debug":
+				level = slog.LevelDebug
+			case "warn":
+				level = slog.LevelWarn
+			case "error":
+				level = slog.LevelError
+			}
+			var attrs []any
+			for k, v := range rec {
+				if !strings.HasPrefix(k, "@") {
+					attrs = append(attrs, k, v)
+				}
+			}
+			l.log.Log(context.Background(), level, fmt.Sprint(rec["@message"]), attrs...)
+			continue
+		}
+		l.log.Log(context.Background(), l.level, line)
+	}
+	return len(p), nil
+}
+

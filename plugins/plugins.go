@@ -1,0 +1,238 @@
+// Package plugins serves siamese domains out of process over
+// hashicorp/go-plugin (gRPC), in the style of go-plugin's examples/grpc:
+// this one package holds the handshake, the versioned plugin set, the
+// gRPC client adapter (the host's view of a plugin as a core.Domain) and
+// the gRPC server adapter (a plugin's core.Domain served to the host).
+//
+// A plugin author writes a core.Domain and a main that calls Serve:
+//
+//	func main() { plugins.Serve(plugins.Config{Name: "shapes", Version: "1.0.0", Open: open}) }
+//
+// The host finds plugin binaries named siamese-domain-NAME in its plugin
+// folders and talks to them through the same core.Domain interface that
+// built-in domains implement.
+package plugins
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/hashicorp/go-plugin"
+	"github.com/siamesenet/siamese/core"
+	pb "github.com/siamesenet/siamese/plugins/proto"
+	"google.golang.org/grpc"
+)
+
+// ProtocolVersion is the newest plugin protocol this build speaks. A later
+// version is added to VersionedPlugins beside version 1, so plugins built
+// against version 1 keep working.
+const ProtocolVersion = 1
+
+// Handshake is shared by host and plugins: a plugin started by hand (not by
+// a host) prints a message and exits instead of waiting.
+var Handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "SIAMESE_DOMAIN_PLUGIN",
+	MagicCookieValue: "f3b1c9e2-one-shot-siamese",
+}
+
+// pluginName is the key of the domain plugin in the plugin set.
+const pluginName = "domain"
+
+// Config describes the domain a plugin serves.
+type Config struct {
+	Name    string             // domain name, e.g. "shapes"
+	Version string             // the plugin's own version
+	Open    core.DomainFactory // opens the domain with the host's options
+}
+
+// versionedPlugins returns the plugin sets by protocol version.
+func versionedPlugins(c Config) map[int]plugin.PluginSet {
+	return map[int]plugin.PluginSet{
+		1: {pluginName: &DomainPlugin{Config: c}},
+	}
+}
+
+// DomainPlugin is the go-plugin glue of the domain protocol.
+type DomainPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	// Config is the served domain (zero on the host).
+	Config Config
+}
+
+// GRPCServer registers the server adapter (plugin side).
+func (p *DomainPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterDomainServer(s, &server{cfg: p.Config})
+	return nil
+}
+
+// GRPCClient returns the client adapter (host side).
+func (p *DomainPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return pb.NewDomainClient(c), nil
+}
+
+// Serve runs a plugin that serves the domain of c. It does not return.
+func Serve(c Config) {
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: versionedPlugins(c),
+		GRPCServer:       plugin.DefaultGRPCServer,
+	})
+}
+
+// server adapts a core.Domain to the gRPC service.
+type server struct {
+	pb.UnimplementedDomainServer
+	cfg Config
+	mu  sync.Mutex
+	dom core.Domain
+}
+
+func (s *server) About(context.Context, *pb.AboutRequest) (*pb.AboutReply, error) {
+	return &pb.AboutReply{Name: s.cfg.Name, Version: s.cfg.Version}, nil
+}
+
+func (s *server) domain() (core.Domain, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dom == nil {
+		return nil, errors.New("domain not opened: call Open first")
+	}
+	return s.dom, nil
+}
+
+func (s *server) Open(_ context.Context, req *pb.OpenRequest) (*pb.Description, error) {
+	d, err := s.cfg.Open(core.DomainOptions{DataDir: req.DataDir, Input: ints(req.Input), Extra: req.Extra})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.dom = d
+	s.mu.Unlock()
+	return toDescription(d.Describe())
+}
+
+func (s *server) Pairs(req *pb.PairRequest, out pb.Domain_PairsServer) error {
+	d, err := s.domain()
+	if err != nil {
+		return err
+	}
+	st, err := d.Pairs(out.Context(), core.PairRequest{Split: req.Split, Seed: req.Seed, Start: int(req.Start),
+		Items: int(req.Items), Pairs: int(req.Pairs), Augment: req.Augment})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for {
+		b, err := st.Next(out.Context())
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if err := out.Send(toBatch(b)); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *server) Episodes(req *pb.EpisodesRequest, out pb.Domain_EpisodesServer) error {
+	d, err := s.domain()
+	if err != nil {
+		return err
+	}
+	eps, err := d.Episodes(out.Context(), req.Task)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		m := &pb.Episode{Support: toItems(ep.Support), SupportLabel: int32s(ep.SupportLabel), Query: toItems(ep.Query), QueryLabel: int32s(ep.QueryLabel)}
+		if err := out.Send(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *server) Decode(_ context.Context, req *pb.DecodeRequest) (*pb.Item, error) {
+	d, err := s.domain()
+	if err != nil {
+		return nil, err
+	}
+	it, err := d.Decode(req.Raw)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Item{Dense: it.Dense, Bag: it.Bag}, nil
+}
+
+func toDescription(d core.Description) (*pb.Description, error) {
+	pre, err := json.Marshal(d.Preprocess)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Description{Name: d.Name, Version: d.Version, InputKind: d.InputKind, InputSpecKind: string(d.Input.Kind),
+		InputShape: int32s(d.Input.Shape), Tower: d.Spec.Tower, TowerConfig: d.Spec.TowerConfig, Head: d.Spec.Head,
+		HeadConfig: d.Spec.HeadConfig, Preprocess: pre, Splits: d.Splits, Tasks: d.Tasks}, nil
+}
+
+func fromDescription(m *pb.Description) (core.Description, error) {
+	d := core.Description{Name: m.Name, Version: m.Version, InputKind: m.InputKind,
+		Input: core.InputSpec{Kind: core.InputKind(m.InputSpecKind), Shape: ints(m.InputShape)},
+		Spec:  core.Spec{Tower: m.Tower, TowerConfig: m.TowerConfig, Head: m.Head, HeadConfig: m.HeadConfig},
+		Splits: m.Splits, Tasks: m.Tasks}
+	if len(m.Preprocess) > 0 {
+		if err := json.Unmarshal(m.Preprocess, &d.Preprocess); err != nil {
+			return d, fmt.Errorf("preprocessing: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func toBatch(b *core.Batch) *pb.Batch {
+	return &pb.Batch{Items: toItems(b.Items), A: int32s(b.A), B: int32s(b.B), Y: b.Y}
+}
+
+func fromBatch(m *pb.Batch) *core.Batch {
+	return &core.Batch{Items: fromItems(m.Items), A: ints(m.A), B: ints(m.B), Y: m.Y}
+}
+
+func toItems(its []core.Item) []*pb.Item {
+	out := make([]*pb.Item, len(its))
+	for i, it := range its {
+		out[i] = &pb.Item{Dense: it.Dense, Bag: it.Bag}
+	}
+	return out
+}
+
+func fromItems(ms []*pb.Item) []core.Item {
+	out := make([]core.Item, len(ms))
+	for i, m := range ms {
+		out[i] = core.Item{Dense: m.Dense, Bag: m.Bag}
+	}
+	return out
+}
+
+func int32s(xs []int) []int32 {
+	out := make([]int32, len(xs))
+	for i, x := range xs {
+		out[i] = int32(x)
+	}
+	return out
+}
+
+func ints(xs []int32) []int {
+	if xs == nil {
+		return nil
+	}
+	out := make([]int, len(xs))
+	for i, x := range xs {
+		out[i] = int(x)
+	}
+	return out
+}
