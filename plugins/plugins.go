@@ -183,8 +183,8 @@ func toDescription(d core.Description) (*pb.Description, error) {
 
 func fromDescription(m *pb.Description) (core.Description, error) {
 	d := core.Description{Name: m.Name, Version: m.Version, InputKind: m.InputKind,
-		Input: core.InputSpec{Kind: core.InputKind(m.InputSpecKind), Shape: ints(m.InputShape)},
-		Spec:  core.Spec{Tower: m.Tower, TowerConfig: m.TowerConfig, Head: m.Head, HeadConfig: m.HeadConfig},
+		Input:  core.InputSpec{Kind: core.InputKind(m.InputSpecKind), Shape: ints(m.InputShape)},
+		Spec:   core.Spec{Tower: m.Tower, TowerConfig: m.TowerConfig, Head: m.Head, HeadConfig: m.HeadConfig},
 		Splits: m.Splits, Tasks: m.Tasks}
 	if len(m.Preprocess) > 0 {
 		if err := json.Unmarshal(m.Preprocess, &d.Preprocess); err != nil {

@@ -10,8 +10,8 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
-	_ "github.com/siamesenet/siamese/towers/cnn"
 	pb "github.com/siamesenet/siamese/plugins/proto"
+	_ "github.com/siamesenet/siamese/towers/cnn"
 )
 
 func openGlyphs(core.DomainOptions) (core.Domain, error) {
