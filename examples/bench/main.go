@@ -5,6 +5,7 @@
 //	go run ./examples/bench                          # Go only
 //	go run ./examples/bench -compare -reps 3         # interleaved with PyTorch, ratio table
 //	go run ./examples/bench -search                  # top-5 search over 1k, 100k, 1M embeddings
+//	go run ./examples/bench -plugin -reps 3          # cost of streaming pairs from a plugin
 //
 // Each case runs in a child process of its own, so peak RSS is per case.
 package main
@@ -45,6 +46,7 @@ func main() {
 	compare := flag.Bool("compare", false, "also run the PyTorch reference (torch_ref.py) interleaved")
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
 	search := flag.Bool("search", false, "benchmark top-5 search over cached embeddings instead")
+	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
 	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
 	var o options
 	flag.IntVar(&o.steps, "steps", 10, "timed steps per case (after one warm-up step)")
@@ -59,6 +61,8 @@ func main() {
 		err = runChild(*child, o, *profile)
 	case *search:
 		err = runSearch()
+	case *pluginCost:
+		err = runPluginOverhead(*reps, 10*o.steps)
 	default:
 		err = runAll(strings.Split(*nets, ","), strings.Split(*modes, ","), *reps, *compare, *python, *peak, o)
 	}
