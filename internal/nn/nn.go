@@ -30,12 +30,9 @@ func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
 
 // Dense is x [N,I] · w [I,O] + bias [1,O], then the named activation.
 func Dense(b *core.Builder, x *G.Node, w, bias *core.Param, act string) (*G.Node, error) {
-	y, err := G.Mul(x, b.Param(w))
+	y, err := ops.Dense(x, b.Param(w), b.Param(bias))
 	if err != nil {
 		return nil, fmt.Errorf("dense %s: %w", w.Name, err)
-	}
-	if y, err = G.BroadcastAdd(y, b.Param(bias), nil, []byte{0}); err != nil {
-		return nil, fmt.Errorf("dense bias %s: %w", bias.Name, err)
 	}
 	return Activate(y, act)
 }

@@ -178,3 +178,48 @@ func numeric(t *testing.T, f build, xs, ws []int, seed uint64, input, j int) flo
 	}
 	return (shift(eps) - shift(-eps)) / (2 * eps)
 }
+
+func runDense(t *testing.T, custom bool) result {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(4, 4))
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float64, 2, G.WithShape(5, 7), G.WithName("x"), G.WithValue(randT(rng, 5, 7)))
+	w := G.NewTensor(g, tensor.Float64, 2, G.WithShape(7, 3), G.WithName("w"), G.WithValue(randT(rng, 7, 3)))
+	b := G.NewTensor(g, tensor.Float64, 2, G.WithShape(1, 3), G.WithName("b"), G.WithValue(randT(rng, 1, 3)))
+	var out *G.Node
+	if custom {
+		out = G.Must(ops.Dense(x, w, b))
+	} else {
+		out = G.Must(G.BroadcastAdd(G.Must(G.Mul(x, w)), b, nil, []byte{0}))
+	}
+	r := G.NewTensor(g, tensor.Float64, 2, G.WithShape(5, 3), G.WithName("r"), G.WithValue(randT(rng, 5, 3)))
+	loss := G.Must(G.Sum(G.Must(G.HadamardProd(out, r))))
+	var outV G.Value
+	G.Read(out, &outV)
+	if _, err := G.Grad(loss, x, w, b); err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g, G.BindDualValues(x, w, b))
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	res := result{out: append([]float64(nil), outV.Data().([]float64)...)}
+	for _, n := range []*G.Node{x, w, b} {
+		gr, _ := n.Grad()
+		res.grads = append(res.grads, append([]float64(nil), gr.Data().([]float64)...))
+	}
+	return res
+}
+
+func TestDenseMatchesStock(t *testing.T) {
+	want, got := runDense(t, false), runDense(t, true)
+	if d := maxDiff(got.out, want.out); d > 1e-12 {
+		t.Errorf("output differs by %g", d)
+	}
+	for i, name := range []string{"x", "w", "b"} {
+		if d := maxDiff(got.grads[i], want.grads[i]); d > 1e-12 {
+			t.Errorf("gradient of %s differs by %g", name, d)
+		}
+	}
+}
