@@ -308,6 +308,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(b.Bytes())
 	f.Add([]byte("GIF89a\x01\x00\x01\x00"))
 	f.Add([]byte("BM"))
+	f.Add([]byte("P5 2 1 255\n\x10\xff"))
+	f.Add([]byte("P3 1 1 255 9 8 7"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := imageset.Decode(data)
 		if err != nil {

@@ -94,7 +94,7 @@ func (s *Source) ReadImage(name string, pre core.Preprocess) ([]float32, error) 
 	return x, nil
 }
 
-var imageExt = map[string]bool{".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true}
+var imageExt = map[string]bool{".pgm": true, ".ppm": true, ".pnm": true, ".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".tif": true, ".tiff": true}
 
 // IsImage reports whether a file name has an image extension.
 func IsImage(name string) bool { return imageExt[strings.ToLower(path.Ext(name))] }
