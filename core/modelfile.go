@@ -1,19 +1,12 @@
 package core
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
-	"math"
-	"os"
 	"time"
 
-	"github.com/siamesenet/siamese/internal/atomicfile"
+	"github.com/siamesenet/siamese/internal/container"
 )
 
 // The model file is one self-describing file:
@@ -31,7 +24,6 @@ import (
 const (
 	FormatVersion = 1
 	magic         = "SIAMESE\x00"
-	maxHeader     = 64 << 20
 )
 
 // ErrNotModel is returned for a file that is not a siamese model file.
@@ -85,39 +77,11 @@ func (m *Model) save(path string, st *TrainerState, extra []*Param) error {
 	if err != nil {
 		return fmt.Errorf("save %s: %w", path, err)
 	}
-	return atomicfile.Write(path, 0o644, func(bw *bufio.Writer) error {
-		crc := crc32.NewIEEE()
-		w := io.MultiWriter(bw, crc)
-		var pre [16]byte
-		copy(pre[:8], magic)
-		binary.LittleEndian.PutUint32(pre[8:], FormatVersion)
-		binary.LittleEndian.PutUint32(pre[12:], uint32(len(hdr)))
-		if _, err := w.Write(pre[:]); err != nil {
-			return err
-		}
-		if _, err := w.Write(hdr); err != nil {
-			return err
-		}
-		buf := make([]byte, 0, 1<<16)
-		for _, p := range params {
-			for _, v := range p.Data {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
-				}
-			}
-		}
-		if _, err := w.Write(buf); err != nil {
-			return err
-		}
-		var sum [4]byte
-		binary.LittleEndian.PutUint32(sum[:], crc.Sum32())
-		_, err := bw.Write(sum[:])
-		return err
-	})
+	data := make([][]float32, len(params))
+	for i, p := range params {
+		data[i] = p.Data
+	}
+	return container.Write(path, magic, FormatVersion, hdr, data)
 }
 
 // Load reads a model file. Any problem (missing, foreign, other version,
@@ -131,29 +95,15 @@ func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
 	fail := func(err error) (*Model, *TrainerState, map[string][]float32, error) {
 		return nil, nil, nil, fmt.Errorf("load model %s: %w", path, err)
 	}
-	data, err := os.ReadFile(path)
+	f, err := container.Read(path, magic, FormatVersion)
+	if errors.Is(err, container.ErrForeign) {
+		err = ErrNotModel
+	}
 	if err != nil {
 		return fail(err)
 	}
-	if len(data) < 8 || string(data[:8]) != magic {
-		return fail(ErrNotModel)
-	}
-	if len(data) < 20 {
-		return fail(errors.New("file is truncated"))
-	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != FormatVersion {
-		return fail(fmt.Errorf("format version %d, this build reads version %d", v, FormatVersion))
-	}
-	if got, want := binary.LittleEndian.Uint32(data[len(data)-4:]), crc32.ChecksumIEEE(data[:len(data)-4]); got != want {
-		return fail(errors.New("checksum mismatch: the file is truncated or corrupt"))
-	}
-	n := binary.LittleEndian.Uint32(data[12:])
-	if n > maxHeader || int(n) > len(data)-20 {
-		return fail(errors.New("header length out of range: the file is truncated or corrupt"))
-	}
 	var h fileHeader
-	dec := json.NewDecoder(bytes.NewReader(data[16 : 16+n]))
-	if err := dec.Decode(&h); err != nil {
+	if err := json.Unmarshal(f.Header, &h); err != nil {
 		return fail(fmt.Errorf("header: %w", err))
 	}
 	m, err := build(h.Spec, h.Preprocess, newRand(0))
@@ -161,7 +111,6 @@ func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
 		return fail(err)
 	}
 	m.Threshold, m.Info = h.Threshold, h.Info
-	body := data[16+n : len(data)-4]
 	byName := map[string]*Param{}
 	for _, p := range m.Params() {
 		byName[p.Name] = p
@@ -169,28 +118,24 @@ func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
 	extra := map[string][]float32{}
 	for _, e := range h.Tensors {
 		size := Size(e.Shape)
-		if size < 0 || len(body) < 4*size {
-			return fail(fmt.Errorf("tensor %s: file is truncated", e.Name))
-		}
-		dst := byName[e.Name]
-		var out []float32
-		if dst != nil {
-			if !equalShape(dst.Shape, e.Shape) {
-				return fail(fmt.Errorf("tensor %s has shape %v, the model expects %v", e.Name, e.Shape, dst.Shape))
+		var dst []float32
+		if p := byName[e.Name]; p != nil {
+			if !equalShape(p.Shape, e.Shape) {
+				return fail(fmt.Errorf("tensor %s has shape %v, the model expects %v", e.Name, e.Shape, p.Shape))
 			}
-			out = dst.Data
+			dst = p.Data
 			delete(byName, e.Name)
-		} else {
-			out = make([]float32, size)
+		}
+		out, err := f.Next(size, dst)
+		if err != nil {
+			return fail(fmt.Errorf("tensor %s: %w", e.Name, err))
+		}
+		if dst == nil {
 			extra[e.Name] = out
 		}
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
-		}
-		body = body[4*size:]
 	}
-	if len(body) != 0 {
-		return fail(fmt.Errorf("%d unexpected bytes after the tensors", len(body)))
+	if f.Rest() != 0 {
+		return fail(fmt.Errorf("%d unexpected bytes after the tensors", f.Rest()))
 	}
 	for name := range byName {
 		return fail(fmt.Errorf("tensor %s is missing", name))

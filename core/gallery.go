@@ -1,0 +1,260 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+	"github.com/siamesenet/siamese/internal/container"
+)
+
+// ID is a fingerprint of the model: its spec and weights. A gallery
+// records the ID of the model that made its embeddings.
+func (m *Model) ID() string {
+	h := sha256.New()
+	spec, _ := json.Marshal(m.Spec)
+	h.Write(spec)
+	buf := make([]byte, 0, 1<<16)
+	for _, p := range m.Params() {
+		for _, v := range p.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// GalleryVersion is the gallery file format version.
+const GalleryVersion = 1
+
+const galleryMagic = "SIAMGAL\x00"
+
+// MaxEnroll is the most images a person may be enrolled from.
+const MaxEnroll = 5
+
+// Person is one enrolled name and the embeddings of its images.
+type Person struct {
+	Name       string      `json:"name"`
+	Images     int         `json:"images"`
+	Added      time.Time   `json:"added"`
+	Embeddings [][]float32 `json:"-"`
+}
+
+// Gallery holds enrolled people as embeddings (never images) for one model.
+// Adding a person never retrains.
+type Gallery struct {
+	ModelID string    `json:"model_id"`
+	Dim     int       `json:"dim"`
+	People  []*Person `json:"people"`
+}
+
+// ErrEmptyGallery is returned when identifying against no one.
+var ErrEmptyGallery = errors.New("the gallery is empty: enroll someone first")
+
+// NewGallery makes an empty gallery for model m.
+func NewGallery(m *Model) *Gallery {
+	return &Gallery{ModelID: m.ID(), Dim: m.EmbeddingSize()}
+}
+
+// Find returns the person of that name, or nil.
+func (g *Gallery) Find(name string) *Person {
+	for _, p := range g.People {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Enroll adds a person from 1 to MaxEnroll embeddings. An existing name is
+// an error unless replace is set.
+func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
+	if name == "" {
+		return errors.New("enroll: empty name")
+	}
+	if len(embs) < 1 || len(embs) > MaxEnroll {
+		return fmt.Errorf("enroll %s: %d images, want 1 to %d", name, len(embs), MaxEnroll)
+	}
+	for _, e := range embs {
+		if len(e) != g.Dim {
+			return fmt.Errorf("enroll %s: embedding of %d values, the gallery holds %d", name, len(e), g.Dim)
+		}
+	}
+	p := &Person{Name: name, Images: len(embs), Added: time.Now().UTC().Truncate(time.Second), Embeddings: embs}
+	if old := g.Find(name); old != nil {
+		if !replace {
+			return fmt.Errorf("enroll: %q is already enrolled (use --replace to replace)", name)
+		}
+		*old = *p
+		return nil
+	}
+	g.People = append(g.People, p)
+	sort.Slice(g.People, func(i, j int) bool { return g.People[i].Name < g.People[j].Name })
+	return nil
+}
+
+// Remove deletes a person.
+func (g *Gallery) Remove(name string) error {
+	for i, p := range g.People {
+		if p.Name == name {
+			g.People = append(g.People[:i], g.People[i+1:]...)
+			return nil
+		}
+	}
+	return fmt.Errorf("remove: no one named %q in the gallery", name)
+}
+
+// Match is the best-matching person for a probe.
+type Match struct {
+	Name  string  `json:"name"`  // best match, even when not accepted
+	Score float32 `json:"score"` // the head's score against the closest of the person's images
+	Known bool    `json:"known"` // Score ≥ threshold
+}
+
+// Identify returns the best match for a probe embedding over everyone in
+// the gallery (a person's score is that of their closest image); it is
+// Known when the score reaches threshold, else the probe is unknown.
+func (g *Gallery) Identify(h Head, probe []float32, threshold float64) (Match, error) {
+	if len(g.People) == 0 {
+		return Match{}, ErrEmptyGallery
+	}
+	if len(probe) != g.Dim {
+		return Match{}, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
+	}
+	r, fast := h.(Ranker)
+	best := make([]float32, len(g.People))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(g.People)/512))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*len(g.People)/workers, (w+1)*len(g.People)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var key [1]float32
+			for i := lo; i < hi; i++ {
+				b := float32(math.Inf(-1))
+				for _, e := range g.People[i].Embeddings {
+					if fast {
+						r.RankKeys(probe, e, key[:])
+					} else {
+						key[0] = h.Score(probe, e)
+					}
+					b = max(b, key[0])
+				}
+				best[i] = b
+			}
+		}()
+	}
+	wg.Wait()
+	bi := 0
+	for i, b := range best {
+		if b > best[bi] {
+			bi = i
+		}
+	}
+	s := best[bi]
+	if fast {
+		s = r.ScoreOfKey(s)
+	}
+	return Match{Name: g.People[bi].Name, Score: s, Known: float64(s) >= threshold}, nil
+}
+
+// Verify scores a probe against one person (their closest image).
+func (g *Gallery) Verify(h Head, name string, probe []float32, threshold float64) (Match, error) {
+	p := g.Find(name)
+	if p == nil {
+		return Match{}, fmt.Errorf("verify: no one named %q in the gallery", name)
+	}
+	one := &Gallery{ModelID: g.ModelID, Dim: g.Dim, People: []*Person{p}}
+	return one.Identify(h, probe, threshold)
+}
+
+// Save writes the gallery atomically.
+func (g *Gallery) Save(path string) error {
+	hdr, err := json.Marshal(g)
+	if err != nil {
+		return err
+	}
+	var data [][]float32
+	for _, p := range g.People {
+		data = append(data, p.Embeddings...)
+	}
+	if err := container.Write(path, galleryMagic, GalleryVersion, hdr, data); err != nil {
+		return fmt.Errorf("save gallery: %w", err)
+	}
+	return nil
+}
+
+// LoadGallery reads a gallery made with model m (an empty one if the file
+// does not exist). A gallery of another model is refused.
+func LoadGallery(path string, m *Model) (*Gallery, error) {
+	fail := func(err error) (*Gallery, error) { return nil, fmt.Errorf("gallery %s: %w", path, err) }
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return NewGallery(m), nil
+	}
+	f, err := container.Read(path, galleryMagic, GalleryVersion)
+	if errors.Is(err, container.ErrForeign) {
+		return fail(errors.New("not a siamese gallery file (bad magic)"))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	g := &Gallery{}
+	if err := json.Unmarshal(f.Header, g); err != nil {
+		return fail(fmt.Errorf("header: %w", err))
+	}
+	if id := m.ID(); g.ModelID != id {
+		return fail(fmt.Errorf("made with model %s, not with this model (%s): embeddings of two models do not compare; enroll again with this model", g.ModelID, id))
+	}
+	for _, p := range g.People {
+		if p.Images < 1 || p.Images > MaxEnroll {
+			return fail(fmt.Errorf("person %q has %d images", p.Name, p.Images))
+		}
+		for i := 0; i < p.Images; i++ {
+			e, err := f.Next(g.Dim, nil)
+			if err != nil {
+				return fail(err)
+			}
+			p.Embeddings = append(p.Embeddings, e)
+		}
+	}
+	if f.Rest() != 0 {
+		return fail(errors.New("unexpected data after the embeddings"))
+	}
+	return g, nil
+}
+
+// UpdateGallery locks the gallery file against other processes, loads it
+// (or starts an empty one), applies change and saves it atomically.
+func UpdateGallery(path string, m *Model, change func(*Gallery) error) (*Gallery, error) {
+	lock := flock.New(path + ".lock")
+	if err := lock.Lock(); err != nil {
+		return nil, fmt.Errorf("lock gallery %s: %w", path, err)
+	}
+	defer lock.Unlock()
+	g, err := LoadGallery(path, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := change(g); err != nil {
+		return nil, err
+	}
+	if err := g.Save(path); err != nil {
+		return nil, err
+	}
+	return g, nil
+}

@@ -1,0 +1,140 @@
+package core_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/siamesenet/siamese/core"
+)
+
+func emb(v ...float32) []float32 { return v }
+
+func galleryModel(t testing.TB) *core.Model {
+	t.Helper()
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":3,"embed":4}`), Head: "contrastive"}, core.Preprocess{}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestGalleryEnrollIdentify(t *testing.T) {
+	m := galleryModel(t)
+	g := core.NewGallery(m)
+	if _, err := g.Identify(m.Head, emb(0, 0, 0, 0), 0.5); !errors.Is(err, core.ErrEmptyGallery) {
+		t.Errorf("empty gallery: %v", err)
+	}
+	if err := g.Enroll("ann", [][]float32{emb(1, 0, 0, 0), emb(1, 0.1, 0, 0)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Enroll("bob", [][]float32{emb(0, 0, 5, 0)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Enroll("ann", [][]float32{emb(9, 9, 9, 9)}, false); err == nil || !strings.Contains(err.Error(), "already enrolled") {
+		t.Errorf("duplicate name: %v", err)
+	}
+	if err := g.Enroll("cy", make([][]float32, 6), false); err == nil {
+		t.Error("6 images: no error")
+	}
+	match, err := g.Identify(m.Head, emb(1, 0.05, 0, 0), 0.5)
+	if err != nil || match.Name != "ann" || !match.Known {
+		t.Errorf("identify near ann: %+v %v", match, err)
+	}
+	match, _ = g.Identify(m.Head, emb(-9, 9, -9, 9), 0.5)
+	if match.Known {
+		t.Errorf("a stranger was accepted: %+v", match)
+	}
+	if v, err := g.Verify(m.Head, "bob", emb(0, 0, 5, 0.01), 0.5); err != nil || !v.Known {
+		t.Errorf("verify bob: %+v %v", v, err)
+	}
+	if err := g.Enroll("bob", [][]float32{emb(0, 3, 0, 0)}, true); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := g.Verify(m.Head, "bob", emb(0, 0, 5, 0.01), 0.5); v.Known {
+		t.Error("replaced embeddings still match")
+	}
+	if err := g.Remove("ann"); err != nil || g.Find("ann") != nil || g.Remove("ann") == nil {
+		t.Errorf("remove: %v", err)
+	}
+
+	path := filepath.Join(t.TempDir(), "g.gallery")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := core.LoadGallery(path, m)
+	if err != nil || len(back.People) != 1 || back.People[0].Embeddings[0][1] != 3 {
+		t.Fatalf("reload: %+v %v", back, err)
+	}
+	other, _ := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":3,"embed":4}`), Head: "contrastive"}, core.Preprocess{}, 2)
+	if _, err := core.LoadGallery(path, other); err == nil || !strings.Contains(err.Error(), "not with this model") || !strings.Contains(err.Error(), path) {
+		t.Errorf("gallery of another model: %v", err)
+	}
+}
+
+// Two processes enrolling at once both land, and a gallery write killed
+// with SIGKILL leaves the previous gallery loadable.
+func TestGalleryConcurrentAndKilled(t *testing.T) {
+	if p := os.Getenv("SIAMESE_GALLERY_HELPER"); p != "" {
+		who, n := os.Getenv("SIAMESE_GALLERY_WHO"), 0
+		fmt.Sscan(os.Getenv("SIAMESE_GALLERY_N"), &n)
+		m := galleryModel(t)
+		for i := 0; n == 0 || i < n; i++ {
+			name := fmt.Sprintf("%s%d", who, i)
+			if n == 0 {
+				name = who // endless rewrites for the kill test
+			}
+			if _, err := core.UpdateGallery(p, m, func(g *core.Gallery) error {
+				return g.Enroll(name, [][]float32{emb(float32(i), 1, 2, 3)}, true)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	path := filepath.Join(t.TempDir(), "g.gallery")
+	spawn := func(who, n string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestGalleryConcurrentAndKilled$")
+		cmd.Env = append(os.Environ(), "SIAMESE_GALLERY_HELPER="+path, "SIAMESE_GALLERY_WHO="+who, "SIAMESE_GALLERY_N="+n)
+		return cmd
+	}
+	var wg sync.WaitGroup
+	for _, who := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := spawn(who, "15").CombinedOutput(); err != nil {
+				t.Errorf("%s: %v\n%s", who, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	g, err := core.LoadGallery(path, galleryModel(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g.People) != 30 {
+		t.Errorf("%d people after two processes enrolled 15 each at once, want 30", len(g.People))
+	}
+	for round := 0; round < 3; round++ {
+		cmd := spawn("k", "0")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(200+100*round) * time.Millisecond)
+		cmd.Process.Kill()
+		cmd.Wait()
+		if _, err := core.LoadGallery(path, galleryModel(t)); err != nil {
+			t.Fatalf("round %d: gallery unreadable after SIGKILL: %v", round, err)
+		}
+	}
+}
