@@ -202,10 +202,22 @@ func (g *Gallery) Save(path string) error {
 // LoadGallery reads a gallery made with model m (an empty one if the file
 // does not exist). A gallery of another model is refused.
 func LoadGallery(path string, m *Model) (*Gallery, error) {
-	fail := func(err error) (*Gallery, error) { return nil, fmt.Errorf("gallery %s: %w", path, err) }
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return NewGallery(m), nil
 	}
+	g, err := ReadGallery(path)
+	if err != nil {
+		return nil, err
+	}
+	if id := m.ID(); g.ModelID != id {
+		return nil, fmt.Errorf("gallery %s: made with model %s, not with this model (%s): embeddings of two models do not compare; enroll again with this model", path, g.ModelID, id)
+	}
+	return g, nil
+}
+
+// ReadGallery reads a gallery file whatever model made it.
+func ReadGallery(path string) (*Gallery, error) {
+	fail := func(err error) (*Gallery, error) { return nil, fmt.Errorf("gallery %s: %w", path, err) }
 	f, err := container.Read(path, galleryMagic, GalleryVersion)
 	if errors.Is(err, container.ErrForeign) {
 		return fail(errors.New("not a siamese gallery file (bad magic)"))
@@ -216,9 +228,6 @@ func LoadGallery(path string, m *Model) (*Gallery, error) {
 	g := &Gallery{}
 	if err := json.Unmarshal(f.Header, g); err != nil {
 		return fail(fmt.Errorf("header: %w", err))
-	}
-	if id := m.ID(); g.ModelID != id {
-		return fail(fmt.Errorf("made with model %s, not with this model (%s): embeddings of two models do not compare; enroll again with this model", g.ModelID, id))
 	}
 	for _, p := range g.People {
 		if p.Images < 1 || p.Images > MaxEnroll {

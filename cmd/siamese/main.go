@@ -22,6 +22,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	// Built-in towers, heads and domains register themselves.
+	_ "github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
@@ -66,7 +67,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), pluginsCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

@@ -41,6 +41,10 @@ func parseShape(s string) ([]int, error) {
 	return out, nil
 }
 
+// dataFolders names the $SIAMESE_DATA folder of domains whose data folder
+// is not named after them.
+var dataFolders = map[string]string{"face": "att_faces"}
+
 // openDomain opens the domain named by --domain (or fallback): a built-in
 // domain, or else a plugin from the plugin folders; "plugin:NAME" always
 // takes the plugin.
@@ -56,6 +60,9 @@ func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, erro
 	data := c.String("data")
 	if data == "" {
 		data = datadir.Domain(name)
+		if alias, ok := dataFolders[name]; ok && data == "" {
+			data = datadir.Domain(alias)
+		}
 	}
 	if s := c.String("input"); s != "" {
 		var err error
@@ -113,6 +120,7 @@ func trainCommand() *cli.Command {
 			&cli.BoolFlag{Name: "augment", Usage: "random affine distortions"},
 			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default val20 where offered)"},
 			&cli.IntFlag{Name: "val-every", Value: 500, Usage: "validate every N steps"},
+			&cli.Float64Flag{Name: "far", Usage: "calibrate the threshold at this false-accept rate on the validation pairs (default: at the EER)"},
 			&cli.IntFlag{Name: "patience", Usage: "stop after N validations without improvement (0: never)"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
 			&cli.IntFlag{Name: "ckpt-every", Value: 1000, Usage: "checkpoint every N steps"},
@@ -194,8 +202,10 @@ func runTrain(c *cli.Context) error {
 	}
 	m := tr.Model
 	valTask := c.String("val-task")
-	if valTask == "" && hasTask(dom, "val20") {
-		valTask = "val20"
+	for _, t := range []string{"val20", "val-5shot"} {
+		if valTask == "" && hasTask(dom, t) {
+			valTask = t
+		}
 	}
 	if valTask != "" {
 		tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
@@ -220,7 +230,7 @@ func runTrain(c *cli.Context) error {
 	}
 	out := c.String("out")
 	if valTask != "" {
-		if err := calibrate(ctx, m, dom, valTask); err != nil {
+		if err := calibrate(ctx, m, dom, valTask, c.Float64("far")); err != nil {
 			return err
 		}
 	}
@@ -238,9 +248,9 @@ func runTrain(c *cli.Context) error {
 	return nil
 }
 
-// calibrate sets the model's threshold to the EER threshold of the pairs
-// formed by the task's episodes.
-func calibrate(ctx context.Context, m *core.Model, dom core.Domain, task string) error {
+// calibrate sets the model's threshold from the pairs formed by the task's
+// episodes: at the equal-error rate, or at a target false-accept rate.
+func calibrate(ctx context.Context, m *core.Model, dom core.Domain, task string, far float64) error {
 	eps, err := dom.Episodes(ctx, task)
 	if err != nil {
 		return err
@@ -249,10 +259,19 @@ func calibrate(ctx context.Context, m *core.Model, dom core.Domain, task string)
 	if err != nil {
 		return fmt.Errorf("calibrate on %s: %w", task, err)
 	}
+	m.Info.Metrics = map[string]float64{task + ".eer": v.EER, task + ".auc": v.AUC}
+	if far > 0 {
+		th, tar := v.ThresholdAtFAR(far)
+		if math.IsInf(th, 0) {
+			return fmt.Errorf("calibrate on %s: no threshold reaches FAR %g on %d pairs", task, far, v.Pairs)
+		}
+		m.Threshold = th
+		m.Info.Metrics[fmt.Sprintf("%s.tar_at_far_%g", task, far)] = tar
+		return nil
+	}
 	if !math.IsInf(v.EERThresh, 0) {
 		m.Threshold = v.EERThresh
 	}
-	m.Info.Metrics = map[string]float64{task + ".eer": v.EER, task + ".auc": v.AUC}
 	return nil
 }
 

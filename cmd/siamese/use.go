@@ -23,6 +23,9 @@ func readItem(m *core.Model, path string) (core.Item, error) {
 		if err != nil {
 			return core.Item{}, fmt.Errorf("%s: %w", path, err)
 		}
+		if err := imageset.CheckFits(img, m.Preprocess); err != nil {
+			return core.Item{}, fmt.Errorf("%s: %w", path, err)
+		}
 		x, err := imageset.Prepare(img, m.Preprocess)
 		if err != nil {
 			return core.Item{}, fmt.Errorf("%s: %w", path, err)

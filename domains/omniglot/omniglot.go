@@ -86,8 +86,8 @@ func Open(o core.DomainOptions) (*imageset.Domain, error) {
 			Preprocess: pre,
 		},
 		Splits: map[string]*imageset.PairSampler{
-			"train": {Set: bg, Classes: train, SameGroup: 0.5, Distort: &imageset.KochAffine},
-			"all":   {Set: bg, Classes: imageset.AllClasses(bg), SameGroup: 0.5, Distort: &imageset.KochAffine},
+			"train": {Set: bg, Classes: train, SameGroup: 0.5, Augment: imageset.KochAffine},
+			"all":   {Set: bg, Classes: imageset.AllClasses(bg), SameGroup: 0.5, Augment: imageset.KochAffine},
 		},
 	}
 	d.Tasks = map[string]func(context.Context) ([]core.Episode, error){

@@ -79,3 +79,33 @@ func bilinear(src []float32, h, w int, x, y float64, bg float32) float32 {
 	bot := at(x0, y0+1)*(1-fx) + at(x0+1, y0+1)*fx
 	return top*(1-fy) + bot*fy
 }
+
+// Photo is the augmentation of photographs (faces): a horizontal flip with
+// probability 1/2, a small affine distortion, and a brightness shift.
+type Photo struct {
+	Affine     Affine
+	Brightness float32 // ± shift, in the item's units
+}
+
+// FaceAugment is the default augmentation of face images.
+var FaceAugment = Photo{Affine: Affine{Rotate: 8, Shear: 0.1, ScaleLo: 0.92, ScaleHi: 1.08, Translate: 3}, Brightness: 0.1}
+
+// Apply implements Augmenter.
+func (p Photo) Apply(x []float32, c, h, w int, rng *rand.Rand) []float32 {
+	y := p.Affine.Apply(x, c, h, w, rng)
+	if rng.IntN(2) == 0 {
+		for ch := 0; ch < c; ch++ {
+			for r := 0; r < h; r++ {
+				row := y[(ch*h+r)*w : (ch*h+r+1)*w]
+				for i, j := 0, w-1; i < j; i, j = i+1, j-1 {
+					row[i], row[j] = row[j], row[i]
+				}
+			}
+		}
+	}
+	shift := (2*rng.Float32() - 1) * p.Brightness
+	for i := range y {
+		y[i] += shift
+	}
+	return y
+}

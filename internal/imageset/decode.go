@@ -96,3 +96,35 @@ func IsGray(img image.Image) bool {
 	}
 	return false
 }
+
+// CheckFits rejects an image that does not fit a model's input: a color
+// image for a grayscale model or the reverse, or one far smaller (under a
+// quarter of the side) than the input.
+func CheckFits(img image.Image, pre core.Preprocess) error {
+	b := img.Bounds()
+	if b.Dx()*4 < pre.Width || b.Dy()*4 < pre.Height {
+		return fmt.Errorf("image of %d×%d pixels is far smaller than the model's %d×%d input", b.Dx(), b.Dy(), pre.Width, pre.Height)
+	}
+	gray := IsGray(img)
+	switch {
+	case pre.Channels <= 1 && !gray && !looksGray(img):
+		return fmt.Errorf("color image, but the model takes grayscale input")
+	case pre.Channels == 3 && gray:
+		return fmt.Errorf("grayscale image, but the model takes RGB input")
+	}
+	return nil
+}
+
+// looksGray reports whether a color image has only gray pixels (a scan
+// saved as RGB).
+func looksGray(img image.Image) bool {
+	b := img.Bounds()
+	step := max(1, b.Dx()*b.Dy()/4096)
+	for i := 0; i < b.Dx()*b.Dy(); i += step {
+		r, g, bl, _ := img.At(b.Min.X+i%b.Dx(), b.Min.Y+i/b.Dx()).RGBA()
+		if r != g || g != bl {
+			return false
+		}
+	}
+	return true
+}

@@ -21,8 +21,13 @@ type PairSampler struct {
 	// SameGroup is the share of negative pairs drawn from two classes of
 	// one group (e.g. the same alphabet), where the batch has such classes.
 	SameGroup float64
-	// Distort, if set, distorts items when a request asks for augmentation.
-	Distort *Affine
+	// Augment, if set, distorts items when a request asks for augmentation.
+	Augment Augmenter
+}
+
+// Augmenter makes a randomly distorted copy of an item [C,H,W].
+type Augmenter interface {
+	Apply(x []float32, c, h, w int, rng *rand.Rand) []float32
 }
 
 // Batch draws the batch of one step: Items distinct items from classes
@@ -67,8 +72,8 @@ func (p *PairSampler) Batch(req core.PairRequest, step int) (*core.Batch, error)
 		perm := rng.Perm(len(items))
 		for j := 0; j < k && len(bt.Items) < req.Items; j++ {
 			x := items[perm[j%len(perm)]]
-			if req.Augment && p.Distort != nil {
-				x = p.Distort.Apply(x, c0, h, w, rng)
+			if req.Augment && p.Augment != nil {
+				x = p.Augment.Apply(x, c0, h, w, rng)
 			}
 			bt.Items = append(bt.Items, core.Item{Dense: x})
 			owner = append(owner, ci)

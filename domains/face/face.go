@@ -1,0 +1,135 @@
+// Package face is the face-recognition domain: identity-per-folder trees
+// (a folder or a zip; the AT&T/ORL layout sN/*.pgm and the LFW layout
+// Name/Name_0001.jpg are both such trees), preprocessing to the tower's
+// input, photo augmentation, and identity-disjoint splits by seed.
+//
+// It registers itself as "face"; import it for its side effect.
+package face
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/imageset"
+)
+
+// Name is the registered domain name.
+const Name = "face"
+
+func init() {
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) })
+}
+
+// DefaultInput is the model input: half the ORL resolution (92×112), gray.
+var DefaultInput = []int{1, 56, 46}
+
+// Preprocess is the preprocessing of face images for an input [C,H,W].
+func Preprocess(input []int) core.Preprocess {
+	return core.Preprocess{Kind: "image", Channels: input[0], Height: input[1], Width: input[2], Mean: 0.5, Std: 0.25}
+}
+
+// Tower is the default face tower for an input.
+func Tower(input []int) json.RawMessage {
+	tc, _ := json.Marshal(map[string]any{"input": input, "blocks": []map[string]int{
+		{"filters": 32, "kernel": 5, "pool": 2}, {"filters": 64, "kernel": 3, "pool": 2}, {"filters": 64, "kernel": 3, "pool": 2}},
+		"embed": 128, "activation": "none"})
+	return tc
+}
+
+// source resolves the data folder: a tree itself, or a folder holding
+// att_faces.zip (the layout of the project's shared data).
+func source(dir string) string {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		if _, err := os.Stat(filepath.Join(dir, "att_faces.zip")); err == nil {
+			return filepath.Join(dir, "att_faces.zip")
+		}
+	}
+	return dir
+}
+
+func intOpt(extra map[string]string, key string, def int) (int, error) {
+	v, ok := extra[key]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("face: option %s=%q: want a non-negative integer", key, v)
+	}
+	return n, nil
+}
+
+// Domain is the face domain with its identity split.
+type Domain struct {
+	*imageset.Domain
+	Set              *imageset.Set
+	Test, Val, Train []int // class indices of the identity-disjoint split
+}
+
+// Open loads the identities of o.DataDir. Options (o.Extra): "test" and
+// "val", the numbers of identities held out for testing (default 10) and
+// validation (default 5); "split_seed" (default 1) picks them.
+func Open(o core.DomainOptions) (*Domain, error) {
+	if o.DataDir == "" {
+		return nil, fmt.Errorf("face: no data folder given (set --data or SIAMESE_DATA)")
+	}
+	input := DefaultInput
+	if len(o.Input) == 3 {
+		input = o.Input
+	}
+	nTest, err := intOpt(o.Extra, "test", 10)
+	if err != nil {
+		return nil, err
+	}
+	nVal, err := intOpt(o.Extra, "val", 5)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := intOpt(o.Extra, "split_seed", 1)
+	if err != nil {
+		return nil, err
+	}
+	pre := Preprocess(input)
+	set, err := imageset.Load(source(o.DataDir), imageset.LoadOptions{Pre: pre})
+	if err != nil {
+		return nil, err
+	}
+	n := len(set.Classes)
+	if n < nTest+nVal+2 {
+		return nil, fmt.Errorf("face: %s has %d identities; %d test + %d validation + 2 training needed", o.DataDir, n, nTest, nVal)
+	}
+	perm := rand.New(rand.NewPCG(uint64(seed), 0xface)).Perm(n)
+	test, val, train := perm[:nTest], perm[nTest:nTest+nVal], perm[nTest+nVal:]
+	d := &imageset.Domain{
+		Desc: core.Description{
+			Name: Name, Version: "1", InputKind: "image",
+			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
+			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":2}`)},
+			Preprocess: pre,
+		},
+		Splits: map[string]*imageset.PairSampler{
+			"train":    {Set: set, Classes: train, Augment: imageset.FaceAugment},
+			"trainval": {Set: set, Classes: append(append([]int(nil), train...), val...), Augment: imageset.FaceAugment},
+		},
+		Tasks: map[string]func(context.Context) ([]core.Episode, error){},
+	}
+	addTask := func(name string, classes []int, k, count int) {
+		if len(classes) < 2 {
+			return
+		}
+		d.Tasks[name] = func(context.Context) ([]core.Episode, error) {
+			return set.Episodes(classes, min(10, len(classes)), k, 1, count, false, uint64(len(name)))
+		}
+	}
+	addTask("test-1shot", test, 1, 200)
+	addTask("test-5shot", test, 5, 200)
+	addTask("val-1shot", val, 1, 100)
+	addTask("val-5shot", val, 5, 100)
+	return &Domain{Domain: d, Set: set, Test: test, Val: val, Train: train}, nil
+}
