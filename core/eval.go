@@ -20,6 +20,9 @@ type Verification struct {
 	FAR       float64    `json:"far"` // false accepts / negatives
 	FRR       float64    `json:"frr"` // false rejects / positives
 	ROC       []ROCPoint `json:"-"`
+	// Scores and Same are the scored pairs, kept for plots.
+	Scores []float64 `json:"-"`
+	Same   []bool    `json:"-"`
 }
 
 // ROCPoint is one operating point: accept when score ≥ Threshold.
@@ -35,7 +38,7 @@ func Verify(scores []float64, same []bool, threshold float64) (*Verification, er
 	if len(scores) != len(same) {
 		return nil, fmt.Errorf("%d scores for %d labels", len(scores), len(same))
 	}
-	v := &Verification{Pairs: len(scores)}
+	v := &Verification{Pairs: len(scores), Scores: scores, Same: same}
 	for _, s := range same {
 		if s {
 			v.Positives++

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/plots"
 	"github.com/urfave/cli/v2"
 )
 
@@ -17,6 +20,7 @@ func evalCommand() *cli.Command {
 			&cli.StringFlag{Name: "task", Usage: "evaluation task (default: the domain's first)"},
 			&cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"},
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+			&cli.StringFlag{Name: "plots", Usage: "write roc.png and scores.png into this folder"},
 		),
 		Action: func(c *cli.Context) error {
 			m, err := core.Load(c.String("model"))
@@ -47,12 +51,26 @@ func evalCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if dir := c.String("plots"); dir != "" {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					return err
+				}
+				title := dom.Describe().Name + " " + task
+				if err := plots.ROC(filepath.Join(dir, "roc.png"), title, v); err != nil {
+					return fmt.Errorf("plot: %w", err)
+				}
+				if err := plots.Scores(filepath.Join(dir, "scores.png"), title, v.Scores, v.Same, v.Threshold); err != nil {
+					return fmt.Errorf("plot: %w", err)
+				}
+			}
+			farTh, tar := v.ThresholdAtFAR(1e-3)
 			if c.Bool("json") {
-				return printJSON(map[string]any{"task": task, "identification": id, "verification": v})
+				return printJSON(map[string]any{"task": task, "identification": id, "verification": v, "tar_at_far_1e-3": tar, "threshold_at_far_1e-3": farTh})
 			}
 			fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
 			fmt.Printf("pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
 			fmt.Printf("at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
+			fmt.Printf("TAR at FAR 1e-3: %.2f%% (threshold %.4f)\n", 100*tar, farTh)
 			return nil
 		},
 	}
