@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -72,10 +73,9 @@ func NewGallery(m *Model) *Gallery {
 
 // Find returns the person of that name, or nil.
 func (g *Gallery) Find(name string) *Person {
-	for _, p := range g.People {
-		if p.Name == name {
-			return p
-		}
+	i := sort.Search(len(g.People), func(i int) bool { return g.People[i].Name >= name })
+	if i < len(g.People) && g.People[i].Name == name {
+		return g.People[i]
 	}
 	return nil
 }
@@ -102,8 +102,8 @@ func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
 		*old = *p
 		return nil
 	}
-	g.People = append(g.People, p)
-	sort.Slice(g.People, func(i, j int) bool { return g.People[i].Name < g.People[j].Name })
+	i := sort.Search(len(g.People), func(i int) bool { return g.People[i].Name >= name })
+	g.People = slices.Insert(g.People, i, p)
 	return nil
 }
 
@@ -244,6 +244,7 @@ func ReadGallery(path string) (*Gallery, error) {
 	if f.Rest() != 0 {
 		return fail(errors.New("unexpected data after the embeddings"))
 	}
+	sort.SliceStable(g.People, func(i, j int) bool { return g.People[i].Name < g.People[j].Name })
 	return g, nil
 }
 

@@ -6,6 +6,7 @@
 //	go run ./examples/bench -compare -reps 3         # interleaved with PyTorch, ratio table
 //	go run ./examples/bench -search                  # top-5 search over 1k, 100k, 1M embeddings
 //	go run ./examples/bench -plugin -reps 3          # cost of streaming pairs from a plugin
+//	go run ./examples/bench -gallery                 # identify against 10,000 enrolled people
 //
 // Each case runs in a child process of its own, so peak RSS is per case.
 package main
@@ -33,6 +34,7 @@ import (
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/cnn"
+	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
 type options struct {
@@ -46,6 +48,7 @@ func main() {
 	compare := flag.Bool("compare", false, "also run the PyTorch reference (torch_ref.py) interleaved")
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
 	search := flag.Bool("search", false, "benchmark top-5 search over cached embeddings instead")
+	galleryBench := flag.Bool("gallery", false, "benchmark identification against a gallery of 10,000 people instead")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
 	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
 	var o options
@@ -61,6 +64,8 @@ func main() {
 		err = runChild(*child, o, *profile)
 	case *search:
 		err = runSearch()
+	case *galleryBench:
+		err = runGallery()
 	case *pluginCost:
 		err = runPluginOverhead(*reps, 10*o.steps)
 	default:
@@ -313,6 +318,44 @@ func runSearch() error {
 			per := time.Since(start).Seconds() / float64(reps)
 			fmt.Printf("| %s | %d | %.3f | %.0f |\n", head, n, 1000*per, 1/per)
 		}
+	}
+	return nil
+}
+
+// runGallery times identification of one probe embedding against a
+// gallery of 10,000 people with 1 and 5 photos each (128-d embeddings).
+func runGallery() error {
+	const dim = 128
+	rng := rand.New(rand.NewPCG(2, 2))
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":4,"embed":128}`), Head: "contrastive"}, core.Preprocess{}, 1)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("identify one probe embedding against a gallery, %d-d embeddings, %d cores\n\n| people | photos each | ms/probe |\n|---|---|---|\n", dim, runtime.NumCPU())
+	for _, per := range []int{1, 5} {
+		g := core.NewGallery(m)
+		for i := 0; i < 10_000; i++ {
+			var embs [][]float32
+			for j := 0; j < per; j++ {
+				e := make([]float32, dim)
+				for k := range e {
+					e[k] = float32(rng.NormFloat64())
+				}
+				embs = append(embs, e)
+			}
+			if err := g.Enroll(fmt.Sprintf("person%05d", i), embs, false); err != nil {
+				return err
+			}
+		}
+		probe := g.People[1234].Embeddings[0]
+		const reps = 50
+		start := time.Now()
+		for i := 0; i < reps; i++ {
+			if _, err := g.Identify(m.Head, probe, 0.5); err != nil {
+				return err
+			}
+		}
+		fmt.Printf("| 10000 | %d | %.2f |\n", per, 1000*time.Since(start).Seconds()/reps)
 	}
 	return nil
 }
