@@ -103,7 +103,7 @@ func runAll(nets, modes []string, reps int, compare bool, python string, peak fl
 				goRes[key{net, mode}] = append(goRes[key{net, mode}], g)
 				fmt.Fprintf(os.Stderr, "rep %d %s/%s: go %.1f/s %.2f GB", r+1, net, mode, g.Rate, float64(g.PeakRSS)/1e9)
 				if compare {
-					p, err := runJSON(python, script, "--net", net, "--mode", mode, "--steps", fmt.Sprint(o.steps), "--batch", fmt.Sprint(o.batch), "--embed-batch", fmt.Sprint(o.embedBatch))
+					p, err := runJSONEnv(torchEnv(), python, script, "--net", net, "--mode", mode, "--steps", fmt.Sprint(o.steps), "--batch", fmt.Sprint(o.batch), "--embed-batch", fmt.Sprint(o.embedBatch))
 					if err != nil {
 						return fmt.Errorf("pytorch %s/%s: %w", net, mode, err)
 					}
@@ -158,9 +158,27 @@ func median(rs []result) result {
 	return result{Net: rs[0].Net, Mode: rs[0].Mode, Rate: rates[len(rates)/2], PeakRSS: rss[len(rss)/2]}
 }
 
+// torchEnv is the environment of the PyTorch reference: this workplace
+// sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for old OpenBLAS builds, which
+// hold a current one back, so the reference runs without them.
+func torchEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") && !strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 func runJSON(bin string, args ...string) (result, error) {
+	return runJSONEnv(nil, bin, args...)
+}
+
+func runJSONEnv(env []string, bin string, args ...string) (result, error) {
 	var out, errb bytes.Buffer
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
 		return result{}, fmt.Errorf("%v: %s", err, strings.TrimSpace(errb.String()))

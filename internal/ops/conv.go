@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"hash/fnv"
+	"math"
 	"runtime"
 	"sync"
 
@@ -313,6 +314,10 @@ func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func reluMask[T Float](y, dy, out []T) {
+	if y32, ok := any(y).([]float32); ok {
+		reluMask32(y32, any(dy).([]float32), any(out).([]float32))
+		return
+	}
 	parallel(len(y)/4096+1, func(_, lo, hi int) {
 		lo, hi = lo*4096, min(hi*4096, len(y))
 		for i := lo; i < hi; i++ {
@@ -321,6 +326,20 @@ func reluMask[T Float](y, dy, out []T) {
 				v = 0
 			}
 			out[i] = v
+		}
+	})
+}
+
+// reluMask32 is reluMask without branches: y is a ReLU output (≥ 0 or
+// −0), so y > 0 exactly when its bits, sign cleared, are not zero.
+func reluMask32(y, dy, out []float32) {
+	parallel(len(y)/4096+1, func(_, lo, hi int) {
+		lo, hi = lo*4096, min(hi*4096, len(y))
+		ys, ds, os := y[lo:hi], dy[lo:hi], out[lo:hi]
+		for i := range ys {
+			yb := int32(math.Float32bits(ys[i]) &^ (1 << 31))
+			m := uint32((yb | -yb) >> 31)
+			os[i] = math.Float32frombits(math.Float32bits(ds[i]) & m)
 		}
 	})
 }

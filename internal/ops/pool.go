@@ -97,6 +97,13 @@ func poolForward[T Float](op *poolOp, x, y []T) {
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], y[pl*oh*ow:(pl+1)*oh*ow]
 			for oy := 0; oy < oh; oy++ {
+				if op.k == 2 { // branch-free: the forward pass needs values, not indices
+					r0, r1 := xp[2*oy*op.w:], xp[(2*oy+1)*op.w:]
+					for ox := 0; ox < ow; ox++ {
+						yp[oy*ow+ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
+					}
+					continue
+				}
 				for ox := 0; ox < ow; ox++ {
 					yp[oy*ow+ox] = xp[argmax(op, xp, oy, ox)]
 				}
