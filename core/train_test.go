@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
-	"github.com/siamesenet/siamese/core/coretest"
 )
 
 // vecDomain is a small in-test domain: 6-d vectors around 8 class centres.
@@ -266,5 +265,4 @@ func TestCheckpointSurvivesSIGKILL(t *testing.T) {
 		}
 		t.Logf("round %d: checkpoint of write %d intact", round, m.Info.Steps)
 	}
-	_ = coretest.RandomBatch
 }
