@@ -203,3 +203,19 @@ func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 	}
 	return res, scores, same, nil
 }
+
+// AccuracyOn returns a Trainer.Validate function: N-way K-shot accuracy on
+// the episodes of a domain's task.
+func AccuracyOn(d Domain, task string) func(context.Context, *Model) (float64, error) {
+	return func(ctx context.Context, m *Model) (float64, error) {
+		eps, err := d.Episodes(ctx, task)
+		if err != nil {
+			return 0, err
+		}
+		r, err := Identify(ctx, m, eps, nil)
+		if err != nil {
+			return 0, err
+		}
+		return r.Accuracy, nil
+	}
+}

@@ -208,17 +208,7 @@ func runTrain(c *cli.Context) error {
 		}
 	}
 	if valTask != "" {
-		tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
-			eps, err := dom.Episodes(ctx, valTask)
-			if err != nil {
-				return 0, err
-			}
-			r, err := core.Identify(ctx, m, eps, nil)
-			if err != nil {
-				return 0, err
-			}
-			return r.Accuracy, nil
-		}
+		tr.Validate = core.AccuracyOn(dom, valTask)
 	}
 	tr.Log = slog.Default()
 	progress, done := trainBar(c.Bool("json"))

@@ -73,17 +73,7 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 		LR: lr, Schedule: schedule, Items: items, Pairs: pairs, Duration: budget, Seed: seed, Augment: augment, ValEvery: valEvery,
 		Checkpoint: out + ".ckpt", CkptEvery: 1000,
 	}}
-	tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
-		eps, err := dom.Episodes(ctx, "val20")
-		if err != nil {
-			return 0, err
-		}
-		r, err := core.Identify(ctx, m, eps, nil)
-		if err != nil {
-			return 0, err
-		}
-		return r.Accuracy, nil
-	}
+	tr.Validate = core.AccuracyOn(dom, "val20")
 	last := time.Now()
 	tr.OnProgress = func(p core.Progress) {
 		if time.Since(last) > 30*time.Second || p.Val != nil {
