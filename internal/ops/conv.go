@@ -47,6 +47,7 @@ func Conv2D(x, w, b *G.Node, relu bool) (*G.Node, error) {
 }
 
 type convOp struct {
+	pureOp
 	g    convGeom
 	relu bool
 	dt   tensor.Dtype
@@ -62,13 +63,26 @@ func (op *convOp) Type() hm.Type {
 func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.g.n, op.g.f, op.g.oh, op.g.ow}, nil
 }
-func (op *convOp) ReturnsPtr() bool      { return false }
-func (op *convOp) CallsExtern() bool     { return false }
-func (op *convOp) OverwritesInput() int  { return -1 }
 func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op *convOp) Hashcode() uint32      { return hashOf(op) }
 func (op *convOp) String() string {
 	return fmt.Sprintf("Conv2D{%v,relu=%v}", op.g, op.relu)
+}
+
+// pureOp holds the answers every op of this package shares: it returns a
+// value of its own (a buffer kept between runs), calls no C and overwrites
+// no input.
+type pureOp struct{}
+
+func (pureOp) ReturnsPtr() bool     { return false }
+func (pureOp) CallsExtern() bool    { return false }
+func (pureOp) OverwritesInput() int { return -1 }
+
+// buffer allocates an op's output on its first run; later runs reuse it.
+func buffer(t **tensor.Dense, dt tensor.Dtype, shape ...int) {
+	if *t == nil {
+		*t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
 }
 
 func hashOf(s fmt.Stringer) uint32 {
@@ -78,9 +92,7 @@ func hashOf(s fmt.Stringer) uint32 {
 }
 
 func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.g.n, op.g.f, op.g.oh, op.g.ow))
-	}
+	buffer(&op.out, op.dt, op.g.n, op.g.f, op.g.oh, op.g.ow)
 	switch op.dt {
 	case tensor.Float32:
 		convForward(&op.tmp, op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
@@ -121,6 +133,7 @@ func (op *convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 // inputs (0: x, 1: w, 2: b) from x, w, the forward output and the gradient
 // of the pre-activation (already masked by ReLU).
 type convGradOp struct {
+	pureOp
 	conv  *convOp
 	wrt   int
 	shape tensor.Shape
@@ -134,9 +147,6 @@ func (op *convGradOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t, t, G.TensorType{Dims: op.shape.Dims(), Of: op.conv.dt})
 }
 func (op *convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *convGradOp) ReturnsPtr() bool                               { return false }
-func (op *convGradOp) CallsExtern() bool                              { return false }
-func (op *convGradOp) OverwritesInput() int                           { return -1 }
 func (op *convGradOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
 func (op *convGradOp) Hashcode() uint32                               { return hashOf(op) }
 func (op *convGradOp) String() string {
@@ -144,9 +154,7 @@ func (op *convGradOp) String() string {
 }
 
 func (op *convGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.conv.dt), tensor.WithShape(op.shape...))
-	}
+	buffer(&op.out, op.conv.dt, op.shape...)
 	g := op.conv.g
 	switch op.conv.dt {
 	case tensor.Float32:
@@ -282,6 +290,7 @@ func convBackward[T Float](tmp *scratch, g convGeom, wrt int, x, w, gy, out []T)
 
 // reluGradOp masks a gradient by a ReLU output: g·[y > 0].
 type reluGradOp struct {
+	pureOp
 	dt    tensor.Dtype
 	shape tensor.Shape
 	out   *tensor.Dense
@@ -293,17 +302,12 @@ func (op *reluGradOp) Type() hm.Type {
 	return hm.NewFnType(t, t, t)
 }
 func (op *reluGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *reluGradOp) ReturnsPtr() bool                               { return false }
-func (op *reluGradOp) CallsExtern() bool                              { return false }
-func (op *reluGradOp) OverwritesInput() int                           { return -1 }
 func (op *reluGradOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
 func (op *reluGradOp) Hashcode() uint32                               { return hashOf(op) }
 func (op *reluGradOp) String() string                                 { return fmt.Sprintf("ReLUGrad{%v}", op.shape) }
 
 func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.shape...))
-	}
+	buffer(&op.out, op.dt, op.shape...)
 	switch op.dt {
 	case tensor.Float32:
 		reluMask(f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))

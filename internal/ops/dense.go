@@ -21,6 +21,7 @@ func Dense(x, w, b *G.Node) (*G.Node, error) {
 }
 
 type denseOp struct {
+	pureOp
 	n, in, out int
 	dt         tensor.Dtype
 	y          *tensor.Dense
@@ -34,17 +35,12 @@ func (op *denseOp) Type() hm.Type {
 func (op *denseOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return tensor.Shape{op.n, op.out}, nil
 }
-func (op *denseOp) ReturnsPtr() bool      { return false }
-func (op *denseOp) CallsExtern() bool     { return false }
-func (op *denseOp) OverwritesInput() int  { return -1 }
 func (op *denseOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op *denseOp) Hashcode() uint32      { return hashOf(op) }
 func (op *denseOp) String() string        { return fmt.Sprintf("Dense{%d,%d,%d}", op.n, op.in, op.out) }
 
 func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.y == nil {
-		op.y = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.n, op.out))
-	}
+	buffer(&op.y, op.dt, op.n, op.out)
 	switch op.dt {
 	case tensor.Float32:
 		denseForward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.y.Data().([]float32))
@@ -80,6 +76,7 @@ func (op *denseOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error
 // denseGradOp is the gradient of a denseOp with respect to x (0), w (1) or
 // b (2), from x, w and the output gradient.
 type denseGradOp struct {
+	pureOp
 	dense *denseOp
 	wrt   int
 	shape tensor.Shape
@@ -92,9 +89,6 @@ func (op *denseGradOp) Type() hm.Type {
 	return hm.NewFnType(m, m, m, G.TensorType{Dims: op.shape.Dims(), Of: op.dense.dt})
 }
 func (op *denseGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape.Clone(), nil }
-func (op *denseGradOp) ReturnsPtr() bool                               { return false }
-func (op *denseGradOp) CallsExtern() bool                              { return false }
-func (op *denseGradOp) OverwritesInput() int                           { return -1 }
 func (op *denseGradOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
 func (op *denseGradOp) Hashcode() uint32                               { return hashOf(op) }
 func (op *denseGradOp) String() string {
@@ -102,9 +96,7 @@ func (op *denseGradOp) String() string {
 }
 
 func (op *denseGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.dense.dt), tensor.WithShape(op.shape...))
-	}
+	buffer(&op.out, op.dense.dt, op.shape...)
 	switch op.dense.dt {
 	case tensor.Float32:
 		denseBackward(op.dense, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))

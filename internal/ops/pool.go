@@ -20,6 +20,7 @@ func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
 }
 
 type poolOp struct {
+	pureOp
 	n, h, w, k int // n = N·C planes
 	shape      tensor.Shape
 	dt         tensor.Dtype
@@ -35,17 +36,12 @@ func (op *poolOp) Type() hm.Type {
 	return hm.NewFnType(t, t)
 }
 func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
-func (op *poolOp) ReturnsPtr() bool                               { return false }
-func (op *poolOp) CallsExtern() bool                              { return false }
-func (op *poolOp) OverwritesInput() int                           { return -1 }
 func (op *poolOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
 func (op *poolOp) Hashcode() uint32                               { return hashOf(op) }
 func (op *poolOp) String() string                                 { return fmt.Sprintf("MaxPool{%v,%d}", op.shape, op.k) }
 
 func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.dt), tensor.WithShape(op.outShape()...))
-	}
+	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
 		poolForward(op, f32(inputs[0]), op.out.Data().([]float32))
@@ -115,6 +111,7 @@ func poolForward[T Float](op *poolOp, x, y []T) {
 // poolGradOp routes the output gradient to the maximum of each window,
 // found again from x.
 type poolGradOp struct {
+	pureOp
 	pool *poolOp
 	out  *tensor.Dense
 }
@@ -127,17 +124,12 @@ func (op *poolGradOp) Type() hm.Type {
 func (op *poolGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.pool.shape.Clone(), nil
 }
-func (op *poolGradOp) ReturnsPtr() bool      { return false }
-func (op *poolGradOp) CallsExtern() bool     { return false }
-func (op *poolGradOp) OverwritesInput() int  { return -1 }
 func (op *poolGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op *poolGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *poolGradOp) String() string        { return fmt.Sprintf("MaxPoolGrad{%v}", op.pool) }
 
 func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	if op.out == nil {
-		op.out = tensor.New(tensor.Of(op.pool.dt), tensor.WithShape(op.pool.shape...))
-	}
+	buffer(&op.out, op.pool.dt, op.pool.shape...)
 	switch op.pool.dt {
 	case tensor.Float32:
 		poolBackward(op.pool, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
