@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -16,14 +15,14 @@ func evalCommand() *cli.Command {
 		Name:  "eval",
 		Usage: "evaluate a model on a domain's task: N-way K-shot identification and pair verification",
 		Flags: append(domainFlags(),
-			&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "model file"},
+			modelFlag(),
 			&cli.StringFlag{Name: "task", Usage: "evaluation task (default: the domain's first)"},
-			&cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"},
+			thresholdFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 			&cli.StringFlag{Name: "plots", Usage: "write roc.png and scores.png into this folder"},
 		),
 		Action: func(c *cli.Context) error {
-			m, err := core.Load(c.String("model"))
+			m, err := loadModel(c)
 			if err != nil {
 				return err
 			}
@@ -39,9 +38,6 @@ func evalCommand() *cli.Command {
 					return fmt.Errorf("domain %s offers no evaluation task", dom.Describe().Name)
 				}
 				task = tasks[0]
-			}
-			if t := c.Float64("threshold"); !math.IsNaN(t) {
-				m.Threshold = t
 			}
 			eps, err := dom.Episodes(c.Context, task)
 			if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 	"strings"
 
@@ -97,20 +96,16 @@ func compareCommand() *cli.Command {
 		Name:      "compare",
 		Usage:     "score two files and say whether they are the same class",
 		ArgsUsage: "A B",
-		Flags: []cli.Flag{modelFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"},
-			&cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"}},
+		Flags:     []cli.Flag{modelFlag(), thresholdFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return fmt.Errorf("compare: give exactly two files, got %d", c.NArg())
 			}
-			m, err := core.Load(c.String("model"))
+			m, err := loadModel(c)
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			if t := c.Float64("threshold"); !math.IsNaN(t) {
-				m.Threshold = t
-			}
 			a, err := readItem(m, c.Args().Get(0))
 			if err != nil {
 				return err
