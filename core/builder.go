@@ -19,6 +19,40 @@ type Builder struct {
 	nodes  map[*Param]*G.Node
 	params []*Param
 	hooks  []func()
+	sparse map[*Param]*SparseGrad
+	anchor *G.Node
+}
+
+// Anchor returns a node of one zero that the training graph differentiates
+// as if it were a weight. An op reading a Sparse param takes it as an input
+// so that gorgonia runs the op's backward pass (which fills the param's
+// SparseGrad and returns a zero gradient for the anchor) without ever
+// forming a dense gradient of the table.
+func (b *Builder) Anchor() *G.Node {
+	if b.anchor == nil {
+		var t *tensor.Dense
+		if b.Dtype == tensor.Float64 {
+			t = tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{0}))
+		} else {
+			t = tensor.New(tensor.WithShape(1), tensor.WithBacking([]float32{0}))
+		}
+		b.anchor = G.NewTensor(b.G, b.Dtype, 1, G.WithShape(1), G.WithName("sparse_anchor"), G.WithValue(t))
+	}
+	return b.anchor
+}
+
+// SparseGrad returns the gradient store of a Sparse param in this graph.
+// An op reading p adds to it during the backward pass.
+func (b *Builder) SparseGrad(p *Param) *SparseGrad {
+	if b.sparse == nil {
+		b.sparse = map[*Param]*SparseGrad{}
+	}
+	s, ok := b.sparse[p]
+	if !ok {
+		s = NewSparseGrad(p.Shape[0], Size(p.Shape[1:]))
+		b.sparse[p] = s
+	}
+	return s
 }
 
 // AfterRun registers f to run after every forward pass of the compiled

@@ -182,6 +182,9 @@ func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 				scores = append(scores, sc)
 				same = append(same, ep.SupportLabel[s] == ep.QueryLabel[q])
 			}
+			if len(classes) < 2 {
+				continue // a verification episode: nothing to identify
+			}
 			best, bestScore := -1, math.Inf(-1)
 			for l, s := range sum {
 				mean := s / float64(classes[l])
@@ -205,17 +208,149 @@ func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 }
 
 // AccuracyOn returns a Trainer.Validate function: N-way K-shot accuracy on
-// the episodes of a domain's task.
+// the episodes of a domain's task, or, for verification episodes (one
+// class each, nothing to identify), the ROC AUC of their pairs.
 func AccuracyOn(d Domain, task string) func(context.Context, *Model) (float64, error) {
 	return func(ctx context.Context, m *Model) (float64, error) {
 		eps, err := d.Episodes(ctx, task)
 		if err != nil {
 			return 0, err
 		}
-		r, err := Identify(ctx, m, eps, nil)
+		r, v, err := Evaluate(ctx, m, eps, nil)
 		if err != nil {
 			return 0, err
 		}
+		if r.Trials == 0 {
+			return v.AUC, nil
+		}
 		return r.Accuracy, nil
 	}
+}
+
+// Calibrate sets m.Threshold from the pairs formed by the episodes of a
+// domain's task (each query against each support item): at the equal-error
+// rate, or at a target false-accept rate when far > 0. It records the
+// task's EER and ROC AUC (and TAR at that FAR) in m.Info.Metrics and
+// returns the verification of those pairs.
+func Calibrate(ctx context.Context, m *Model, d Domain, task string, far float64) (*Verification, error) {
+	eps, err := d.Episodes(ctx, task)
+	if err != nil {
+		return nil, err
+	}
+	_, v, err := Evaluate(ctx, m, eps, nil)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate on %s: %w", task, err)
+	}
+	if m.Info.Metrics == nil {
+		m.Info.Metrics = map[string]float64{}
+	}
+	m.Info.Metrics[task+".eer"] = v.EER
+	m.Info.Metrics[task+".auc"] = v.AUC
+	if far > 0 {
+		th, tar := v.ThresholdAtFAR(far)
+		if math.IsInf(th, 0) {
+			return nil, fmt.Errorf("calibrate on %s: no threshold reaches FAR %g on %d pairs", task, far, v.Pairs)
+		}
+		m.Threshold = th
+		m.Info.Metrics[fmt.Sprintf("%s.tar_at_far_%g", task, far)] = tar
+		return v, nil
+	}
+	if !math.IsInf(v.EERThresh, 0) {
+		m.Threshold = v.EERThresh
+	}
+	return v, nil
+}
+
+// VerifyAll embeds items and scores every pair of them (i < j), labelled
+// same when their labels are equal: the usual verification protocol on a
+// closed set of images.
+func VerifyAll(ctx context.Context, m *Model, items []Item, labels []int) (*Verification, error) {
+	if len(items) != len(labels) {
+		return nil, fmt.Errorf("%d items for %d labels", len(items), len(labels))
+	}
+	emb, err := m.Embed(ctx, items, 0)
+	if err != nil {
+		return nil, err
+	}
+	n := len(emb)
+	scores := make([]float64, 0, n*(n-1)/2)
+	same := make([]bool, 0, n*(n-1)/2)
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			scores = append(scores, float64(m.Head.Score(emb[i], emb[j])))
+			same = append(same, labels[i] == labels[j])
+		}
+	}
+	return Verify(scores, same, math.NaN())
+}
+
+// Aggregate is how a probe's scores against one class's references become
+// one score.
+type Aggregate string
+
+// The aggregates.
+const (
+	Closest   Aggregate = "max"  // the best-matching reference
+	MeanScore Aggregate = "mean" // the mean over the references
+)
+
+// ParseAggregate reads "max" or "mean".
+func ParseAggregate(s string) (Aggregate, error) {
+	switch a := Aggregate(s); a {
+	case Closest, MeanScore:
+		return a, nil
+	}
+	return "", fmt.Errorf("aggregate %q: want max or mean", s)
+}
+
+// Of aggregates scores.
+func (a Aggregate) Of(scores []float64) float64 {
+	if a == MeanScore {
+		s := 0.0
+		for _, v := range scores {
+			s += v
+		}
+		return s / float64(len(scores))
+	}
+	b := math.Inf(-1)
+	for _, v := range scores {
+		b = max(b, v)
+	}
+	return b
+}
+
+// VerifyEnrolled is verification against enrolled references: each query
+// of each episode is scored against each support class, aggregating its
+// scores over that class's items; the pair is same when the query's label
+// is the class. (A probe against a person's 1–5 photos, or a questioned
+// signature against a writer's references.)
+func VerifyEnrolled(ctx context.Context, m *Model, eps []Episode, agg Aggregate) (*Verification, error) {
+	var scores []float64
+	var same []bool
+	for n, ep := range eps {
+		emb, err := m.Embed(ctx, append(append([]Item(nil), ep.Support...), ep.Query...), 0)
+		if err != nil {
+			return nil, fmt.Errorf("episode %d: %w", n, err)
+		}
+		sup, qry := emb[:len(ep.Support)], emb[len(ep.Support):]
+		byClass := map[int][]int{}
+		var classes []int
+		for i, l := range ep.SupportLabel {
+			if len(byClass[l]) == 0 {
+				classes = append(classes, l)
+			}
+			byClass[l] = append(byClass[l], i)
+		}
+		for q, e := range qry {
+			for _, c := range classes {
+				s := make([]float64, len(byClass[c]))
+				for j, i := range byClass[c] {
+					s[j] = float64(m.Head.Score(e, sup[i]))
+				}
+				scores = append(scores, agg.Of(s))
+				same = append(same, ep.QueryLabel[q] == c)
+			}
+		}
+	}
+	return Verify(scores, same, m.Threshold)
 }

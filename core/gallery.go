@@ -58,9 +58,12 @@ type Person struct {
 // Gallery holds enrolled people as embeddings (never images) for one model.
 // Adding a person never retrains.
 type Gallery struct {
-	ModelID string    `json:"model_id"`
-	Dim     int       `json:"dim"`
-	People  []*Person `json:"people"`
+	ModelID string `json:"model_id"`
+	// MaxImages is the most images one name may be enrolled from (0:
+	// MaxEnroll).
+	MaxImages int       `json:"max_images,omitempty"`
+	Dim       int       `json:"dim"`
+	People    []*Person `json:"people"`
 }
 
 // ErrEmptyGallery is returned when identifying against no one.
@@ -80,14 +83,14 @@ func (g *Gallery) Find(name string) *Person {
 	return nil
 }
 
-// Enroll adds a person from 1 to MaxEnroll embeddings. An existing name is
+// Enroll adds a person from 1 to g.Limit() embeddings. An existing name is
 // an error unless replace is set.
 func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
 	if name == "" {
 		return errors.New("enroll: empty name")
 	}
-	if len(embs) < 1 || len(embs) > MaxEnroll {
-		return fmt.Errorf("enroll %s: %d images, want 1 to %d", name, len(embs), MaxEnroll)
+	if len(embs) < 1 || len(embs) > g.Limit() {
+		return fmt.Errorf("enroll %s: %d images, want 1 to %d", name, len(embs), g.Limit())
 	}
 	for _, e := range embs {
 		if len(e) != g.Dim {
@@ -105,6 +108,31 @@ func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
 	i := sort.Search(len(g.People), func(i int) bool { return g.People[i].Name >= name })
 	g.People = slices.Insert(g.People, i, p)
 	return nil
+}
+
+// Limit is the most images one name may be enrolled from.
+func (g *Gallery) Limit() int {
+	if g.MaxImages > 0 {
+		return g.MaxImages
+	}
+	return MaxEnroll
+}
+
+// Score scores a probe against one enrolled name, aggregating over the
+// name's images.
+func (g *Gallery) Score(h Head, name string, probe []float32, agg Aggregate) (float32, error) {
+	p := g.Find(name)
+	if p == nil {
+		return 0, fmt.Errorf("no one named %q in the gallery", name)
+	}
+	if len(probe) != g.Dim {
+		return 0, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
+	}
+	s := make([]float64, len(p.Embeddings))
+	for i, e := range p.Embeddings {
+		s[i] = float64(h.Score(probe, e))
+	}
+	return float32(agg.Of(s)), nil
 }
 
 // Remove deletes a person.

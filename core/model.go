@@ -18,13 +18,18 @@ type Item struct {
 // Preprocess records how raw inputs become items for this model, so a model
 // file alone is enough to embed new data.
 type Preprocess struct {
-	Kind     string  `json:"kind"`               // "image", "text", ...
-	Width    int     `json:"width,omitempty"`    // image width in pixels
-	Height   int     `json:"height,omitempty"`   // image height in pixels
-	Channels int     `json:"channels,omitempty"` // 1 gray, 3 RGB
-	Invert   bool    `json:"invert,omitempty"`   // dark ink on light paper becomes bright
-	Mean     float32 `json:"mean"`               // subtracted after scaling to [0,1]
-	Std      float32 `json:"std"`                // divided by after Mean; 0 means 1
+	Kind     string `json:"kind"`               // "image", "text", ...
+	Width    int    `json:"width,omitempty"`    // image width in pixels
+	Height   int    `json:"height,omitempty"`   // image height in pixels
+	Channels int    `json:"channels,omitempty"` // 1 gray, 3 RGB
+	Invert   bool   `json:"invert,omitempty"`   // dark ink on light paper becomes bright
+	// Fit is how an image meets the input size: "" stretches the whole
+	// image; "ink" removes the background (Otsu's threshold), crops to the
+	// ink's bounding box and scales it keeping its aspect ratio, padded
+	// (for signatures; ink comes out bright, so Invert is not needed).
+	Fit  string  `json:"fit,omitempty"`
+	Mean float32 `json:"mean"` // subtracted after scaling to [0,1]
+	Std  float32 `json:"std"`  // divided by after Mean; 0 means 1
 	// Extra holds domain-specific settings (for example a hashing size).
 	Extra map[string]string `json:"extra,omitempty"`
 }
@@ -39,15 +44,18 @@ type Spec struct {
 
 // TrainInfo is the training metadata kept in a model file.
 type TrainInfo struct {
-	Domain    string             `json:"domain,omitempty"`
-	Seed      uint64             `json:"seed"`
-	Steps     int                `json:"steps"`
-	Pairs     int64              `json:"pairs"`
-	Seconds   float64            `json:"seconds"`
-	Optimizer string             `json:"optimizer,omitempty"`
-	LastLoss  float64            `json:"last_loss"`
-	Metrics   map[string]float64 `json:"metrics,omitempty"`
-	Created   string             `json:"created,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	// DomainOptions are the domain's options the model was trained with
+	// (its split, for one), so that evaluation sees the same held-out set.
+	DomainOptions map[string]string  `json:"domain_options,omitempty"`
+	Seed          uint64             `json:"seed"`
+	Steps         int                `json:"steps"`
+	Pairs         int64              `json:"pairs"`
+	Seconds       float64            `json:"seconds"`
+	Optimizer     string             `json:"optimizer,omitempty"`
+	LastLoss      float64            `json:"last_loss"`
+	Metrics       map[string]float64 `json:"metrics,omitempty"`
+	Created       string             `json:"created,omitempty"`
 }
 
 // Model is a tower, a head, the preprocessing of its inputs and a calibrated

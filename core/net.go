@@ -33,6 +33,7 @@ type Net struct {
 	vm       G.VM
 	params   []*Param
 	nodes    G.Nodes
+	sparse   []*SparseGrad // per param: its gradient store if Sparse, else nil
 	embVal   G.Value
 	scoreVal G.Value
 	lossVal  G.Value
@@ -77,18 +78,29 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		if err != nil {
 			return nil, fmt.Errorf("build head: %w", err)
 		}
+		var wrt G.Nodes
 		for _, p := range b.Params() {
-			if !p.Frozen {
-				n.params = append(n.params, p)
-				n.nodes = append(n.nodes, b.Node(p))
+			if p.Frozen {
+				continue
+			}
+			n.params = append(n.params, p)
+			n.nodes = append(n.nodes, b.Node(p))
+			if p.Sparse {
+				n.sparse = append(n.sparse, b.SparseGrad(p))
+			} else {
+				n.sparse = append(n.sparse, nil)
+				wrt = append(wrt, b.Node(p))
 			}
 		}
-		if _, err := G.Grad(n.loss, n.nodes...); err != nil {
+		if b.anchor != nil {
+			wrt = append(wrt, b.anchor)
+		}
+		if _, err := G.Grad(n.loss, wrt...); err != nil {
 			return nil, fmt.Errorf("gradients: %w", err)
 		}
 		G.Read(n.score, &n.scoreVal)
 		G.Read(n.loss, &n.lossVal)
-		n.vm = G.NewTapeMachine(b.G, G.BindDualValues(n.nodes...))
+		n.vm = G.NewTapeMachine(b.G, G.BindDualValues(wrt...))
 	} else {
 		G.Read(n.emb, &n.embVal)
 		n.vm = G.NewTapeMachine(b.G)
@@ -215,6 +227,11 @@ func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 		return 0, nil, err
 	}
 	// The tape machine adds into the bound gradients: clear them first.
+	for _, s := range n.sparse {
+		if s != nil {
+			s.Clear()
+		}
+	}
 	for _, nd := range n.nodes {
 		if g, err := nd.Grad(); err == nil {
 			if t, ok := g.(tensor.Tensor); ok {
@@ -245,6 +262,18 @@ func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 // Grad returns the gradient of the loss with respect to Params()[i] as
 // float64s (a copy).
 func (n *Net) Grad(i int) ([]float64, error) {
+	if s := n.sparse[i]; s != nil {
+		out := make([]float64, s.Rows*s.Cols)
+		for j := range out {
+			switch {
+			case s.G64 != nil:
+				out[j] = s.G64[j]
+			case s.G32 != nil:
+				out[j] = float64(s.G32[j])
+			}
+		}
+		return out, nil
+	}
 	g, err := n.nodes[i].Grad()
 	if err != nil {
 		return nil, err
@@ -266,8 +295,12 @@ func (n *Net) Grad(i int) ([]float64, error) {
 	return nil, fmt.Errorf("unexpected gradient type %T", g.Data())
 }
 
-// grad32 returns the float32 gradient slice of Params()[i] without copying.
+// grad32 returns the float32 gradient slice of Params()[i] without copying
+// (nil for a Sparse param: its rows are in n.sparse[i]).
 func (n *Net) grad32(i int) ([]float32, error) {
+	if n.sparse[i] != nil {
+		return nil, nil
+	}
 	g, err := n.nodes[i].Grad()
 	if err != nil {
 		return nil, err

@@ -76,8 +76,10 @@ func (o *optimizer) restore(params []*Param, saved map[string][]float32) error {
 	return nil
 }
 
-// update applies one step with learning rate lr; grads[i] matches params[i].
-func (o *optimizer) update(params []*Param, grads [][]float32, lr float64) {
+// update applies one step with learning rate lr; grads[i] matches
+// params[i], or, where sparse[i] is not nil, the param is updated only in
+// the rows sparse[i] touched (lazy Adam: moments of other rows wait).
+func (o *optimizer) update(params []*Param, grads [][]float32, lr float64, sparse []*SparseGrad) {
 	o.step++
 	var c1, c2 float64
 	if o.kind == "adam" {
@@ -88,6 +90,15 @@ func (o *optimizer) update(params []*Param, grads [][]float32, lr float64) {
 	const chunk = 1 << 15
 	var jobs []job
 	for i, p := range params {
+		if sparse != nil && sparse[i] != nil {
+			// lo/hi index the touched rows.
+			s := sparse[i]
+			rows := max(1, chunk/max(1, s.Cols))
+			for lo := 0; lo < len(s.Touched); lo += rows {
+				jobs = append(jobs, job{i, lo, min(lo+rows, len(s.Touched))})
+			}
+			continue
+		}
 		for lo := 0; lo < len(p.Data); lo += chunk {
 			jobs = append(jobs, job{i, lo, min(lo+chunk, len(p.Data))})
 		}
@@ -104,12 +115,23 @@ func (o *optimizer) update(params []*Param, grads [][]float32, lr float64) {
 				if o.decay[j.i] {
 					wd = o.weightDecay
 				}
-				x, g, m := params[j.i].Data[j.lo:j.hi], grads[j.i][j.lo:j.hi], o.m[j.i][j.lo:j.hi]
-				if o.kind == "adam" {
-					adam(x, g, m, o.v[j.i][j.lo:j.hi], float32(lr*math.Sqrt(c2)/c1), float32(o.beta1), float32(o.beta2), float32(o.eps*math.Sqrt(c2)), float32(wd))
-				} else {
-					sgd(x, g, m, float32(lr), float32(o.momentum), float32(wd))
+				apply := func(lo, hi int, g []float32) {
+					x, m := params[j.i].Data[lo:hi], o.m[j.i][lo:hi]
+					if o.kind == "adam" {
+						adam(x, g, m, o.v[j.i][lo:hi], float32(lr*math.Sqrt(c2)/c1), float32(o.beta1), float32(o.beta2), float32(o.eps*math.Sqrt(c2)), float32(wd))
+					} else {
+						sgd(x, g, m, float32(lr), float32(o.momentum), float32(wd))
+					}
 				}
+				if sparse != nil && sparse[j.i] != nil {
+					s := sparse[j.i]
+					for _, r := range s.Touched[j.lo:j.hi] {
+						lo, hi := r*s.Cols, (r+1)*s.Cols
+						apply(lo, hi, s.G32[lo:hi])
+					}
+					continue
+				}
+				apply(j.lo, j.hi, grads[j.i][j.lo:j.hi])
 			}
 		}(w)
 	}

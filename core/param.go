@@ -24,6 +24,10 @@ type Param struct {
 	// Frozen params are saved with the model but not trained by gradient
 	// (for example batch-norm running statistics).
 	Frozen bool
+	// Sparse params (embedding tables) are not differentiated by the graph:
+	// the op that reads them adds its gradient to the Builder's SparseGrad
+	// of the param, for the rows it used only.
+	Sparse bool
 }
 
 // NewParam allocates a zeroed parameter of the given shape.
@@ -85,4 +89,66 @@ func checkUniqueNames(ps []*Param) error {
 		seen[p.Name] = true
 	}
 	return nil
+}
+
+// SparseGrad is the gradient of a row-sparse Param (an embedding table of
+// Rows×Cols): only the rows an op touched in the last step hold values, and
+// the optimizer updates only those rows. An op adds into it with Add32 or
+// Add64; the trainer clears the touched rows after each update.
+type SparseGrad struct {
+	Rows, Cols int
+	Touched    []int // rows with a gradient, in first-touch order
+	mark       []bool
+	G32        []float32 // Rows×Cols, allocated on first use
+	G64        []float64
+}
+
+// NewSparseGrad makes an empty gradient for a Rows×Cols table.
+func NewSparseGrad(rows, cols int) *SparseGrad {
+	return &SparseGrad{Rows: rows, Cols: cols, mark: make([]bool, rows)}
+}
+
+func (s *SparseGrad) touch(r int) {
+	if !s.mark[r] {
+		s.mark[r] = true
+		s.Touched = append(s.Touched, r)
+	}
+}
+
+// Add32 adds v (Cols values) into row r.
+func (s *SparseGrad) Add32(r int, v []float32) {
+	if s.G32 == nil {
+		s.G32 = make([]float32, s.Rows*s.Cols)
+	}
+	s.touch(r)
+	row := s.G32[r*s.Cols : (r+1)*s.Cols]
+	for i, x := range v {
+		row[i] += x
+	}
+}
+
+// Add64 adds v (Cols values) into row r.
+func (s *SparseGrad) Add64(r int, v []float64) {
+	if s.G64 == nil {
+		s.G64 = make([]float64, s.Rows*s.Cols)
+	}
+	s.touch(r)
+	row := s.G64[r*s.Cols : (r+1)*s.Cols]
+	for i, x := range v {
+		row[i] += x
+	}
+}
+
+// Clear zeroes the touched rows and forgets them.
+func (s *SparseGrad) Clear() {
+	for _, r := range s.Touched {
+		s.mark[r] = false
+		if s.G32 != nil {
+			clear(s.G32[r*s.Cols : (r+1)*s.Cols])
+		}
+		if s.G64 != nil {
+			clear(s.G64[r*s.Cols : (r+1)*s.Cols])
+		}
+	}
+	s.Touched = s.Touched[:0]
 }

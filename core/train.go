@@ -237,7 +237,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			timeFrac = st.Seconds / c.Duration.Seconds()
 		}
 		lr := c.learningRate(st.Step, timeFrac)
-		opt.update(params, grads, lr)
+		opt.update(params, grads, lr, net.sparse)
 		st.Step++
 		st.Pairs += int64(len(bt.A))
 		if math.IsNaN(smooth) {

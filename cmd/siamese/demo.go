@@ -58,7 +58,7 @@ func demoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := calibrate(c.Context, m, dom, "val20", 0); err != nil {
+			if _, err := core.Calibrate(c.Context, m, dom, "val20", 0); err != nil {
 				return err
 			}
 			after, v, err := core.Evaluate(c.Context, m, eps, nil)

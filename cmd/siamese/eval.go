@@ -20,6 +20,7 @@ func evalCommand() *cli.Command {
 			thresholdFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 			&cli.StringFlag{Name: "plots", Usage: "write roc.png and scores.png into this folder"},
+			&cli.StringFlag{Name: "aggregate", Usage: "verify each query against each class's references together (mean or max) instead of one by one"},
 		),
 		Action: func(c *cli.Context) error {
 			m, err := loadModel(c)
@@ -27,7 +28,7 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			dom, err := openDomain(c, m.Info.Domain, m.Tower.Input().Shape)
+			dom, err := openDomain(c, m.Info.Domain, m.Tower.Input().Shape, m.Info.DomainOptions)
 			if err != nil {
 				return err
 			}
@@ -47,6 +48,15 @@ func evalCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if s := c.String("aggregate"); s != "" {
+				a, err := core.ParseAggregate(s)
+				if err != nil {
+					return err
+				}
+				if v, err = core.VerifyEnrolled(c.Context, m, eps, a); err != nil {
+					return err
+				}
+			}
 			if dir := c.String("plots"); dir != "" {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return err
@@ -63,7 +73,12 @@ func evalCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(map[string]any{"task": task, "identification": id, "verification": v, "tar_at_far_1e-3": tar, "threshold_at_far_1e-3": farTh})
 			}
-			fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
+			if id.Trials > 0 {
+				fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
+			}
+			if a := c.String("aggregate"); a != "" {
+				fmt.Printf("%s: each query against the references of each class (%s score)\n", task, a)
+			}
 			fmt.Printf("pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
 			fmt.Printf("at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
 			fmt.Printf("TAR at FAR 1e-3: %.2f%% (threshold %.4f)\n", 100*tar, farTh)

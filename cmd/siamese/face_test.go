@@ -66,7 +66,7 @@ func TestFaceGalleryCommands(t *testing.T) {
 		}
 	}
 	out, err = run(t, "face", "gallery", "list", "-g", gal)
-	if err != nil || !strings.Contains(out, "1 people") || strings.Contains(out, "\nx\t") {
+	if err != nil || !strings.Contains(out, "1 enrolled") || strings.Contains(out, "\nx\t") {
 		t.Errorf("gallery list after failed enrolls: %v\n%s", err, out)
 	}
 	if _, err := run(t, "face", "gallery", "remove", "-m", model, "-g", gal, "ann"); err != nil {

@@ -25,6 +25,7 @@ import (
 	_ "github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/domains/omniglot"
+	_ "github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	_ "github.com/siamesenet/siamese/towers/cnn"
@@ -67,7 +68,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), pluginsCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -23,7 +21,25 @@ func domainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "domain", Usage: "domain name (" + strings.Join(core.Domains(), ", ") + ")"},
 		&cli.StringFlag{Name: "data", Usage: "data folder of the domain (default: $SIAMESE_DATA/<domain>)"},
 		&cli.StringFlag{Name: "input", Usage: "input shape C,H,W (default: the domain's or the model's)"},
+		&cli.StringSliceFlag{Name: "opt", Usage: "domain option KEY=VALUE, repeatable (e.g. test=6, split_seed=2; a model remembers those it was trained with)"},
 	}
+}
+
+// domainOptions reads --opt KEY=VALUE flags over the options a model was
+// trained with (saved, may be nil).
+func domainOptions(c *cli.Context, saved map[string]string) (map[string]string, error) {
+	out := map[string]string{}
+	for k, v := range saved {
+		out[k] = v
+	}
+	for _, kv := range c.StringSlice("opt") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--opt %q: want KEY=VALUE", kv)
+		}
+		out[k] = v
+	}
+	return out, nil
 }
 
 func parseShape(s string) ([]int, error) {
@@ -43,12 +59,12 @@ func parseShape(s string) ([]int, error) {
 
 // dataFolders names the $SIAMESE_DATA folder of domains whose data folder
 // is not named after them.
-var dataFolders = map[string]string{"face": "att_faces"}
+var dataFolders = map[string]string{"signature": "signatures", "questions": "quora_pairs", "tracking": "tracking", "face": "att_faces"}
 
 // openDomain opens the domain named by --domain (or fallback): a built-in
 // domain, or else a plugin from the plugin folders; "plugin:NAME" always
 // takes the plugin.
-func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, error) {
+func openDomain(c *cli.Context, fallback string, input []int, saved map[string]string) (core.Domain, error) {
 	name := c.String("domain")
 	if name == "" {
 		name = fallback
@@ -75,7 +91,11 @@ func openDomain(c *cli.Context, fallback string, input []int) (core.Domain, erro
 			return nil, fmt.Errorf("domain %s: data folder: %w", name, err)
 		}
 	}
-	opts := core.DomainOptions{DataDir: data, Input: input}
+	extra, err := domainOptions(c, saved)
+	if err != nil {
+		return nil, err
+	}
+	opts := core.DomainOptions{DataDir: data, Input: input, Extra: extra}
 	if !forcePlugin && slices.Contains(core.Domains(), name) {
 		return core.OpenDomain(name, opts)
 	}
@@ -140,7 +160,7 @@ func runTrain(c *cli.Context) error {
 		if tr, err = core.Resume(ck); err != nil {
 			return err
 		}
-		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape); err != nil {
+		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape, tr.Model.Info.DomainOptions); err != nil {
 			return err
 		}
 		tr.Domain = dom
@@ -156,7 +176,7 @@ func runTrain(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if dom, err = openDomain(c, "", input); err != nil {
+		if dom, err = openDomain(c, "", input, nil); err != nil {
 			return err
 		}
 		desc := dom.Describe()
@@ -185,6 +205,9 @@ func runTrain(c *cli.Context) error {
 			return err
 		}
 		m.Info.Domain = desc.Name
+		if m.Info.DomainOptions, err = domainOptions(c, nil); err != nil {
+			return err
+		}
 		ckpt := c.String("checkpoint")
 		if ckpt == "" {
 			ckpt = c.String("out") + ".ckpt"
@@ -220,7 +243,7 @@ func runTrain(c *cli.Context) error {
 	}
 	out := c.String("out")
 	if valTask != "" {
-		if err := calibrate(ctx, m, dom, valTask, c.Float64("far")); err != nil {
+		if _, err := core.Calibrate(ctx, m, dom, valTask, c.Float64("far")); err != nil {
 			return err
 		}
 	}
@@ -235,33 +258,6 @@ func runTrain(c *cli.Context) error {
 		fmt.Printf("best validation %.3f at step %d\n", res.BestScore, res.BestStep)
 	}
 	fmt.Printf("threshold %.4f; model written to %s\n", m.Threshold, out)
-	return nil
-}
-
-// calibrate sets the model's threshold from the pairs formed by the task's
-// episodes: at the equal-error rate, or at a target false-accept rate.
-func calibrate(ctx context.Context, m *core.Model, dom core.Domain, task string, far float64) error {
-	eps, err := dom.Episodes(ctx, task)
-	if err != nil {
-		return err
-	}
-	_, v, err := core.Evaluate(ctx, m, eps, nil)
-	if err != nil {
-		return fmt.Errorf("calibrate on %s: %w", task, err)
-	}
-	m.Info.Metrics = map[string]float64{task + ".eer": v.EER, task + ".auc": v.AUC}
-	if far > 0 {
-		th, tar := v.ThresholdAtFAR(far)
-		if math.IsInf(th, 0) {
-			return fmt.Errorf("calibrate on %s: no threshold reaches FAR %g on %d pairs", task, far, v.Pairs)
-		}
-		m.Threshold = th
-		m.Info.Metrics[fmt.Sprintf("%s.tar_at_far_%g", task, far)] = tar
-		return nil
-	}
-	if !math.IsInf(v.EERThresh, 0) {
-		m.Threshold = v.EERThresh
-	}
 	return nil
 }
 

@@ -40,7 +40,7 @@ func RandomItem(in core.InputSpec, rng *rand.Rand) core.Item {
 	case core.Bag:
 		bag := make([]int32, 1+rng.IntN(size))
 		for j := range bag {
-			bag[j] = int32(rng.IntN(1 << 10))
+			bag[j] = int32(rng.IntN(64)) // bag towers have at least 64 rows
 		}
 		return core.Item{Bag: bag}
 	default:

@@ -113,9 +113,9 @@ func Open(o core.DomainOptions) (*Domain, error) {
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":2}`)},
 			Preprocess: pre,
 		},
-		Splits: map[string]*imageset.PairSampler{
-			"train":    {Set: set, Classes: train, Augment: imageset.FaceAugment},
-			"trainval": {Set: set, Classes: append(append([]int(nil), train...), val...), Augment: imageset.FaceAugment},
+		Splits: map[string]imageset.Batcher{
+			"train":    &imageset.PairSampler{Set: set, Classes: train, Augment: imageset.FaceAugment},
+			"trainval": &imageset.PairSampler{Set: set, Classes: append(append([]int(nil), train...), val...), Augment: imageset.FaceAugment},
 		},
 		Tasks: map[string]func(context.Context) ([]core.Episode, error){},
 	}

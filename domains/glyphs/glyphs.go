@@ -112,7 +112,7 @@ func Open(o Options) (*imageset.Domain, error) {
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: tc, Head: "l1sigmoid"},
 			Preprocess: pre,
 		},
-		Splits: map[string]*imageset.PairSampler{"train": {Set: set, Classes: train, Augment: imageset.KochAffine}},
+		Splits: map[string]imageset.Batcher{"train": &imageset.PairSampler{Set: set, Classes: train, Augment: imageset.KochAffine}},
 	}
 	episodes := func(classes []int, k, count int, seed uint64) func(context.Context) ([]core.Episode, error) {
 		return func(context.Context) ([]core.Episode, error) {

@@ -85,9 +85,9 @@ func Open(o core.DomainOptions) (*imageset.Domain, error) {
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: spec, Head: "l1sigmoid"},
 			Preprocess: pre,
 		},
-		Splits: map[string]*imageset.PairSampler{
-			"train": {Set: bg, Classes: train, SameGroup: 0.5, Augment: imageset.KochAffine},
-			"all":   {Set: bg, Classes: imageset.AllClasses(bg), SameGroup: 0.5, Augment: imageset.KochAffine},
+		Splits: map[string]imageset.Batcher{
+			"train": &imageset.PairSampler{Set: bg, Classes: train, SameGroup: 0.5, Augment: imageset.KochAffine},
+			"all":   &imageset.PairSampler{Set: bg, Classes: imageset.AllClasses(bg), SameGroup: 0.5, Augment: imageset.KochAffine},
 		},
 	}
 	d.Tasks = map[string]func(context.Context) ([]core.Episode, error){

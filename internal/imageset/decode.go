@@ -48,6 +48,12 @@ func Prepare(img image.Image, pre core.Preprocess) ([]float32, error) {
 	if ch == 0 {
 		ch = 1
 	}
+	if pre.Fit == "ink" {
+		if ch != 1 {
+			return nil, fmt.Errorf("fit ink needs a grayscale input, not %d channels", ch)
+		}
+		return prepareInk(img, pre)
+	}
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
 		return nil, fmt.Errorf("empty image")
@@ -104,6 +110,9 @@ func CheckFits(img image.Image, pre core.Preprocess) error {
 	b := img.Bounds()
 	if b.Dx()*4 < pre.Width || b.Dy()*4 < pre.Height {
 		return fmt.Errorf("image of %d×%d pixels is far smaller than the model's %d×%d input", b.Dx(), b.Dy(), pre.Width, pre.Height)
+	}
+	if pre.Fit == "ink" {
+		return nil // scans of ink are reduced to gray whatever their colour
 	}
 	gray := IsGray(img)
 	switch {

@@ -14,7 +14,7 @@ import (
 // splits (pair samplers) and its evaluation tasks.
 type Domain struct {
 	Desc   core.Description
-	Splits map[string]*PairSampler
+	Splits map[string]Batcher
 	// Tasks make the episodes of each evaluation task on first use.
 	Tasks map[string]func(ctx context.Context) ([]core.Episode, error)
 
@@ -46,7 +46,7 @@ func (d *Domain) Pairs(ctx context.Context, req core.PairRequest) (core.Stream, 
 	if req.Items < 2 || req.Pairs < 2 {
 		return nil, fmt.Errorf("a batch needs at least 2 items and 2 pairs")
 	}
-	return s.Stream(ctx, req), nil
+	return Stream(ctx, s, req), nil
 }
 
 // Episodes implements core.Domain.

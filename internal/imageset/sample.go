@@ -117,9 +117,15 @@ func (p *PairSampler) Batch(req core.PairRequest, step int) (*core.Batch, error)
 	return bt, nil
 }
 
-// Stream returns a core.Stream of batches from req.Start on, computed one
-// step ahead in a goroutine.
-func (p *PairSampler) Stream(ctx context.Context, req core.PairRequest) core.Stream {
+// Batcher makes the batch of one training step; a batch must be a pure
+// function of (req.Seed, step) so that a resumed run sees the same data.
+type Batcher interface {
+	Batch(req core.PairRequest, step int) (*core.Batch, error)
+}
+
+// Stream returns a core.Stream of p's batches from req.Start on, computed
+// one step ahead in a goroutine.
+func Stream(ctx context.Context, p Batcher, req core.PairRequest) core.Stream {
 	ctx, cancel := context.WithCancel(ctx)
 	type res struct {
 		b   *core.Batch

@@ -9,6 +9,7 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/internal/ops"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Conv2D is a valid (unpadded), stride-1 convolution of x [N,C,H,W] with
@@ -69,4 +70,32 @@ func CheckActivation(act string) error {
 func Flatten(x *G.Node) (*G.Node, error) {
 	s := x.Shape()
 	return G.Reshape(x, []int{s[0], core.Size(s[1:])})
+}
+
+// L2Normalize scales each row of x [N,D] to unit length.
+func L2Normalize(b *core.Builder, x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) != 2 {
+		return nil, fmt.Errorf("l2 normalize: want [N,D], got %v", s)
+	}
+	sq, err := G.Square(x)
+	if err != nil {
+		return nil, err
+	}
+	sum, err := G.Sum(sq, 1)
+	if err != nil {
+		return nil, err
+	}
+	sum, err = G.Add(sum, b.Const(1e-12))
+	if err != nil {
+		return nil, err
+	}
+	norm, err := G.Sqrt(sum)
+	if err != nil {
+		return nil, err
+	}
+	if norm, err = G.Reshape(norm, tensor.Shape{s[0], 1}); err != nil {
+		return nil, err
+	}
+	return G.BroadcastHadamardDiv(x, norm, nil, []byte{1})
 }
