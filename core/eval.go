@@ -10,16 +10,19 @@ import (
 
 // Verification holds the metrics of scores over labelled pairs.
 type Verification struct {
-	Pairs     int        `json:"pairs"`
-	Positives int        `json:"positives"`
-	AUC       float64    `json:"auc"`           // ROC area
-	EER       float64    `json:"eer"`           // equal error rate
-	EERThresh float64    `json:"eer_threshold"` // score at the EER
-	Threshold float64    `json:"threshold"`     // threshold the next fields use
-	Accuracy  float64    `json:"accuracy"`
-	FAR       float64    `json:"far"` // false accepts / negatives
-	FRR       float64    `json:"frr"` // false rejects / positives
-	ROC       []ROCPoint `json:"-"`
+	Pairs     int     `json:"pairs"`
+	Positives int     `json:"positives"`
+	AUC       float64 `json:"auc"`           // ROC area
+	EER       float64 `json:"eer"`           // equal error rate
+	EERThresh float64 `json:"eer_threshold"` // score at the EER
+	Threshold float64 `json:"threshold"`     // threshold the next fields use
+	Accuracy  float64 `json:"accuracy"`
+	FAR       float64 `json:"far"` // false accepts / negatives
+	FRR       float64 `json:"frr"` // false rejects / positives
+	F1        float64 `json:"f1"`  // of the "same" class at Threshold
+	// LogLoss treats each score as the probability of "same".
+	LogLoss float64    `json:"log_loss"`
+	ROC     []ROCPoint `json:"-"`
 	// Scores and Same are the scored pairs, kept for plots.
 	Scores []float64 `json:"-"`
 	Same   []bool    `json:"-"`
@@ -102,6 +105,19 @@ func Verify(scores []float64, same []bool, threshold float64) (*Verification, er
 	v.FAR = float64(fa) / float64(neg)
 	v.FRR = float64(fr) / float64(v.Positives)
 	v.Accuracy = float64(correct) / float64(v.Pairs)
+	tp = v.Positives - fr
+	if tp > 0 {
+		v.F1 = 2 * float64(tp) / float64(2*tp+fa+fr)
+	}
+	for i, s := range scores {
+		p := math.Min(math.Max(s, 1e-7), 1-1e-7)
+		if same[i] {
+			v.LogLoss -= math.Log(p)
+		} else {
+			v.LogLoss -= math.Log(1 - p)
+		}
+	}
+	v.LogLoss /= float64(v.Pairs)
 	return v, nil
 }
 

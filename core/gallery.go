@@ -50,6 +50,7 @@ const MaxEnroll = 5
 // Person is one enrolled name and the embeddings of its images.
 type Person struct {
 	Name       string      `json:"name"`
+	Note       string      `json:"note,omitempty"` // e.g. a question's text
 	Images     int         `json:"images"`
 	Added      time.Time   `json:"added"`
 	Embeddings [][]float32 `json:"-"`
@@ -64,6 +65,9 @@ type Gallery struct {
 	MaxImages int       `json:"max_images,omitempty"`
 	Dim       int       `json:"dim"`
 	People    []*Person `json:"people"`
+
+	db    []float32 // every embedding, row-major (cached for Search)
+	owner []int     // the entry of each row of db
 }
 
 // ErrEmptyGallery is returned when identifying against no one.
@@ -86,6 +90,7 @@ func (g *Gallery) Find(name string) *Person {
 // Enroll adds a person from 1 to g.Limit() embeddings. An existing name is
 // an error unless replace is set.
 func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
+	g.db, g.owner = nil, nil
 	if name == "" {
 		return errors.New("enroll: empty name")
 	}
@@ -135,8 +140,91 @@ func (g *Gallery) Score(h Head, name string, probe []float32, agg Aggregate) (fl
 	return float32(agg.Of(s)), nil
 }
 
+// EnrollAll adds many entries at once (an index of questions): each with
+// 1 to g.Limit() embeddings. Existing names are an error unless replace is
+// set.
+func (g *Gallery) EnrollAll(entries []*Person, replace bool) error {
+	g.db, g.owner = nil, nil
+	byName := make(map[string]int, len(g.People))
+	for i, p := range g.People {
+		byName[p.Name] = i
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, e := range entries {
+		if e.Name == "" {
+			return errors.New("enroll: empty name")
+		}
+		if len(e.Embeddings) < 1 || len(e.Embeddings) > g.Limit() {
+			return fmt.Errorf("enroll %s: %d embeddings, want 1 to %d", e.Name, len(e.Embeddings), g.Limit())
+		}
+		for _, v := range e.Embeddings {
+			if len(v) != g.Dim {
+				return fmt.Errorf("enroll %s: embedding of %d values, the gallery holds %d", e.Name, len(v), g.Dim)
+			}
+		}
+		e.Images = len(e.Embeddings)
+		if e.Added.IsZero() {
+			e.Added = now
+		}
+		if i, ok := byName[e.Name]; ok {
+			if !replace {
+				return fmt.Errorf("enroll: %q is already enrolled (use --replace to replace)", e.Name)
+			}
+			g.People[i] = e
+			continue
+		}
+		byName[e.Name] = len(g.People)
+		g.People = append(g.People, e)
+	}
+	sort.Slice(g.People, func(a, b int) bool { return g.People[a].Name < g.People[b].Name })
+	return nil
+}
+
+// Search returns the k entries that score highest against a probe (an
+// entry scores as its closest embedding), best first.
+func (g *Gallery) Search(h Head, probe []float32, k int) ([]Match, error) {
+	if len(g.People) == 0 {
+		return nil, ErrEmptyGallery
+	}
+	if len(probe) != g.Dim {
+		return nil, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
+	}
+	db, owner := g.flat()
+	hits := Search(h, probe, db, k*g.Limit())
+	var out []Match
+	seen := map[int]bool{}
+	for _, hit := range hits {
+		o := owner[hit.Index]
+		if seen[o] {
+			continue
+		}
+		seen[o] = true
+		out = append(out, Match{Name: g.People[o].Name, Score: hit.Score})
+		if len(out) == k {
+			break
+		}
+	}
+	return out, nil
+}
+
+// flat returns every embedding as one row-major matrix and the entry of
+// each row.
+func (g *Gallery) flat() ([]float32, []int) {
+	if g.db != nil {
+		return g.db, g.owner
+	}
+	for i, p := range g.People {
+		for _, e := range p.Embeddings {
+			g.db = append(g.db, e...)
+			g.owner = append(g.owner, i)
+		}
+	}
+	return g.db, g.owner
+}
+
 // Remove deletes a person.
 func (g *Gallery) Remove(name string) error {
+	g.db, g.owner = nil, nil
 	for i, p := range g.People {
 		if p.Name == name {
 			g.People = append(g.People[:i], g.People[i+1:]...)

@@ -25,11 +25,13 @@ import (
 	_ "github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/domains/omniglot"
+	_ "github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	_ "github.com/siamesenet/siamese/towers/cnn"
 	_ "github.com/siamesenet/siamese/towers/mlp"
+	_ "github.com/siamesenet/siamese/towers/text"
 )
 
 func main() { os.Exit(realMain()) }
