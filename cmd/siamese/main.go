@@ -70,7 +70,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), pluginsCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), questionsCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"log/slog"
+
 	"fmt"
+	"github.com/siamesenet/siamese/towers/text"
 	"os"
 	"strings"
 
@@ -30,6 +33,19 @@ func readItem(m *core.Model, path string) (core.Item, error) {
 			return core.Item{}, fmt.Errorf("%s: %w", path, err)
 		}
 		return core.Item{Dense: x}, nil
+	case "text":
+		feat, err := text.FeaturizerOf(m.Preprocess)
+		if err != nil {
+			return core.Item{}, err
+		}
+		bag, truncated, err := feat.Features(string(raw))
+		if err != nil {
+			return core.Item{}, fmt.Errorf("%s: %w", path, err)
+		}
+		if truncated {
+			slog.Warn("text truncated", "file", path, "bytes", len(raw), "kept", text.MaxBytes)
+		}
+		return core.Item{Bag: bag}, nil
 	}
 	return core.Item{}, fmt.Errorf("%s: this build cannot decode inputs of kind %q", path, m.Preprocess.Kind)
 }

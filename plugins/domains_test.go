@@ -1,0 +1,82 @@
+package plugins
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/domains/questions"
+	"github.com/siamesenet/siamese/domains/signature"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/towers/text"
+)
+
+// Every built-in domain served as a plugin gives what it gives in process:
+// description, batches and episodes, and passes the domain suite.
+func TestBuiltinDomainsOverGRPC(t *testing.T) {
+	sigDir := t.TempDir()
+	if err := signature.WriteSynthetic(sigDir, "generic", 6, 6, 2); err != nil {
+		t.Fatal(err)
+	}
+	qDir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,qid1,qid2,question1,question2,is_duplicate\n")
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&b, "%d,1,2,How do I learn topic%d?,Best way to learn topic%d?,%d\n", i, i%7, (i+i%2)%7, 1-i%2)
+	}
+	os.WriteFile(filepath.Join(qDir, "pairs.csv"), []byte(b.String()), 0o644)
+	for _, tc := range []struct {
+		name string
+		open func(core.DomainOptions) (core.Domain, error)
+		opts core.DomainOptions
+		task string
+	}{
+		{"signature", func(o core.DomainOptions) (core.Domain, error) { return signature.Open(o) },
+			core.DomainOptions{DataDir: sigDir, Extra: map[string]string{"test": "2", "val": "1"}}, "test"},
+		{"questions", func(o core.DomainOptions) (core.Domain, error) { return questions.Open(o) },
+			core.DomainOptions{DataDir: qDir, Extra: map[string]string{"test": "", "sts": "none"}}, "test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			local, err := tc.open(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			remote, err := inProcess(t, Config{Name: tc.name, Version: "1", Open: tc.open}).Open(ctx, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			coretest.TestDomain(t, remote)
+			ld, rd := local.Describe(), remote.Describe()
+			if !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Tower != rd.Spec.Tower {
+				t.Errorf("descriptions differ:\n%+v\n%+v", ld, rd)
+			}
+			req := core.PairRequest{Split: "train", Seed: 3, Start: 1, Items: 16, Pairs: 24, Augment: true}
+			ls, _ := local.Pairs(ctx, req)
+			rs, err := remote.Pairs(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ls.Close()
+			defer rs.Close()
+			for i := 0; i < 2; i++ {
+				lb, _ := ls.Next(ctx)
+				rb, err := rs.Next(ctx)
+				if err != nil || !reflect.DeepEqual(lb, rb) {
+					t.Fatalf("batch %d differs in and out of process (%v)", i, err)
+				}
+			}
+			le, _ := local.Episodes(ctx, tc.task)
+			re, err := remote.Episodes(ctx, tc.task)
+			if err != nil || !reflect.DeepEqual(le, re) {
+				t.Fatalf("episodes differ: %v", err)
+			}
+		})
+	}
+}
