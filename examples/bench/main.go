@@ -33,7 +33,9 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/towers/cnn"
+	"github.com/siamesenet/siamese/towers/text"
 	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
@@ -203,7 +205,15 @@ func torchScript() string {
 	return "examples/bench/torch_ref.py"
 }
 
+// textFeatures is the number of hashed features of a benchmark text (a
+// Quora question of 12 words has about 12 + 11 + 60).
+const textFeatures = 80
+
 func presetFLOPs(preset string) float64 {
+	if strings.HasPrefix(preset, "text") {
+		c := questions.DefaultTower
+		return 2 * float64(textFeatures*c.Dim/2+c.Dim*c.Hidden[0]+c.Hidden[0]*c.Embed)
+	}
 	c, err := cnn.Config{Preset: preset}.Resolve()
 	if err != nil {
 		return 0
@@ -249,9 +259,26 @@ func runChild(c string, o options, profile string) error {
 		return fmt.Errorf("case %q: want NET/MODE", c)
 	}
 	tc, _ := json.Marshal(cnn.Config{Preset: net})
-	m, err := core.New(core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "l1sigmoid"}, core.Preprocess{}, 1)
+	spec := core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "l1sigmoid"}
+	if strings.HasPrefix(net, "text") {
+		// The question tower (text-sparse: the same; only the PyTorch
+		// reference differs, with a sparse embedding bag and SparseAdam): a 2^18×64 embedding bag, 128 ReLU, 64, L2 norm.
+		tc, _ = json.Marshal(questions.DefaultTower)
+		spec = core.Spec{Tower: text.Name, TowerConfig: tc, Head: "contrastive"}
+	}
+	m, err := core.New(spec, core.Preprocess{}, 1)
 	if err != nil {
 		return err
+	}
+	randomItem := func(rng *rand.Rand) core.Item {
+		if !strings.HasPrefix(net, "text") {
+			return coretest.RandomItem(m.Tower.Input(), rng)
+		}
+		bag := make([]int32, textFeatures)
+		for i := range bag {
+			bag[i] = int32(rng.IntN(1 << questions.DefaultTower.Bits))
+		}
+		return core.Item{Bag: bag}
 	}
 	if profile != "" {
 		f, err := os.Create(profile)
@@ -266,6 +293,10 @@ func runChild(c string, o options, profile string) error {
 	case "train":
 		// The classic twin layout: pair i is (image i, image batch+i).
 		bt := coretest.RandomBatch(m.Tower, 2*o.batch, o.batch, 1)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range bt.Items {
+			bt.Items[i] = randomItem(rng)
+		}
 		for i := range bt.A {
 			bt.A[i], bt.B[i] = i, o.batch+i
 		}
@@ -288,7 +319,7 @@ func runChild(c string, o options, profile string) error {
 		rng := rand.New(rand.NewPCG(1, 1))
 		var items []core.Item
 		for i := 0; i < o.embedBatch; i++ {
-			items = append(items, coretest.RandomItem(m.Tower.Input(), rng))
+			items = append(items, randomItem(rng))
 		}
 		ctx := context.Background()
 		if _, err := m.Embed(ctx, items, o.embedBatch); err != nil {
@@ -337,6 +368,34 @@ func runSearch() error {
 			fmt.Printf("| %s | %d | %.3f | %.0f |\n", head, n, 1000*per, 1/per)
 		}
 	}
+	// The question index: 100,000 questions of 64-d text embeddings,
+	// searched through the gallery as `siamese questions search` does.
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":4,"embed":64}`), Head: "contrastive"}, core.Preprocess{}, 1)
+	if err != nil {
+		return err
+	}
+	g := core.NewGallery(m)
+	var entries []*core.Person
+	for i := 0; i < 100_000; i++ {
+		e := make([]float32, 64)
+		for k := range e {
+			e[k] = float32(rng.NormFloat64())
+		}
+		entries = append(entries, &core.Person{Name: fmt.Sprintf("q%06d", i), Embeddings: [][]float32{e}})
+	}
+	if err := g.EnrollAll(entries, false); err != nil {
+		return err
+	}
+	probe := entries[777].Embeddings[0]
+	g.Search(m.Head, probe, 5)
+	const reps = 50
+	start := time.Now()
+	for i := 0; i < reps; i++ {
+		if _, err := g.Search(m.Head, probe, 5); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("\nquestion index (core.Gallery.Search, top 5): 100000 questions, 64-d: %.2f ms/query\n", 1000*time.Since(start).Seconds()/reps)
 	return nil
 }
 

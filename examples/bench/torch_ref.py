@@ -37,6 +37,30 @@ class Tower(nn.Module):
         return torch.sigmoid(self.dense(torch.flatten(self.features(x), 1)))
 
 
+class TextTower(nn.Module):
+    """The question tower: mean embedding bag over hashed features, 128 ReLU, 64, L2 norm."""
+
+    def __init__(self, sparse, buckets=1 << 18, dim=64, hidden=128, embed=64):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(buckets, dim, mode="mean", sparse=sparse)
+        self.h = nn.Linear(dim, hidden)
+        self.o = nn.Linear(hidden, embed)
+
+    def forward(self, idx):
+        return nn.functional.normalize(self.o(torch.relu(self.h(self.bag(idx)))), dim=1)
+
+
+class TextSiamese(nn.Module):
+    def __init__(self, sparse):
+        super().__init__()
+        self.tower = TextTower(sparse)
+
+    def forward(self, a, b):
+        n = a.shape[0]
+        e = self.tower(torch.cat([a, b]))
+        return (e[:n] - e[n:]).pow(2).sum(1).clamp_min(1e-12).sqrt()  # distance
+
+
 class Siamese(nn.Module):
     def __init__(self, preset):
         super().__init__()
@@ -60,6 +84,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
+    if args.net in ("text", "text-sparse"):
+        return text(args)
     p = PRESETS[args.net]
     model = Siamese(p)
     if args.mode == "train":
@@ -82,6 +108,49 @@ def main():
         rate = args.steps * args.batch / (time.perf_counter() - t)
     else:
         x = torch.randn(args.embed_batch, *p["inp"])
+        model.eval()
+        with torch.no_grad():
+            model.tower(x)
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                model.tower(x)
+        rate = args.steps * args.embed_batch / (time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"net": args.net, "mode": args.mode, "rate": rate, "peak_rss": rss}))
+
+
+def text(args):
+    feats = 80  # hashed features per text, as in the Go benchmark
+    sparse = args.net == "text-sparse"
+    model = TextSiamese(sparse)
+    gen = torch.Generator().manual_seed(1)
+    if args.mode == "train":
+        if sparse:  # SparseAdam for the table, Adam for the rest
+            bag = list(model.tower.bag.parameters())
+            rest = [p for n, p in model.named_parameters() if not n.startswith("tower.bag")]
+            opts = [torch.optim.SparseAdam(bag, lr=1e-3), torch.optim.Adam(rest, lr=1e-3)]
+        else:
+            opts = [torch.optim.Adam(model.parameters(), lr=1e-3)]
+        a = torch.randint(0, 1 << 18, (args.batch, feats), generator=gen)
+        b = torch.randint(0, 1 << 18, (args.batch, feats), generator=gen)
+        y = (torch.arange(args.batch) % 2).float()
+
+        def step():
+            for o in opts:
+                o.zero_grad()
+            d = model(a, b)
+            loss = (y * d.pow(2) + (1 - y) * torch.relu(1 - d).pow(2)).mean() / 2  # contrastive, margin 1
+            loss.backward()
+            for o in opts:
+                o.step()
+
+        step()
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rate = args.steps * args.batch / (time.perf_counter() - t)
+    else:
+        x = torch.randint(0, 1 << 18, (args.embed_batch, feats), generator=gen)
         model.eval()
         with torch.no_grad():
             model.tower(x)
