@@ -185,7 +185,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	d.desc = core.Description{
 		Name: Name, Version: "1", InputKind: "text",
 		Input:      core.InputSpec{Kind: core.Bag, Shape: []int{DefaultTower.MaxFeatures}},
-		Spec:       core.Spec{Tower: text.Name, TowerConfig: tc, Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":1}`)},
+		Spec:       core.Spec{Tower: text.Name, TowerConfig: tc, Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":1.4}`)}, // √2: unrelated questions end up orthogonal
 		Preprocess: d.feat.Preprocess(),
 		Splits:     []string{"train"},
 		Tasks:      []string{"test"},
