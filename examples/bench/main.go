@@ -31,12 +31,12 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
-	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/towers/cnn"
-	"github.com/siamesenet/siamese/towers/text"
 	_ "github.com/siamesenet/siamese/towers/mlp"
+	"github.com/siamesenet/siamese/towers/text"
 )
 
 type options struct {
