@@ -244,7 +244,8 @@ func AccuracyOn(d Domain, task string) func(context.Context, *Model) (float64, e
 }
 
 // Calibrate sets m.Threshold from the pairs formed by the episodes of a
-// domain's task (each query against each support item): at the equal-error
+// domain's task (each query against each support item, or, when the model
+// has a Rule, against each class's references by that rule): at the equal-error
 // rate, or at a target false-accept rate when far > 0. It records the
 // task's EER and ROC AUC (and TAR at that FAR) in m.Info.Metrics and
 // returns the verification of those pairs.
@@ -253,7 +254,12 @@ func Calibrate(ctx context.Context, m *Model, d Domain, task string, far float64
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := Evaluate(ctx, m, eps, nil)
+	var v *Verification
+	if m.Rule != nil {
+		v, err = VerifyEnrolled(ctx, m, eps, *m.Rule)
+	} else {
+		_, v, err = Evaluate(ctx, m, eps, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("calibrate on %s: %w", task, err)
 	}
@@ -335,12 +341,66 @@ func (a Aggregate) Of(scores []float64) float64 {
 	return b
 }
 
+// ScoreRule is how a probe is scored against one class's references.
+type ScoreRule struct {
+	Aggregate Aggregate `json:"aggregate"` // mean or max over the references
+	// Normalize z-normalises the aggregate by the references' scores
+	// among themselves (their mean and spread), so that one threshold
+	// fits classes that vary a little and classes that vary a lot (as
+	// writers' signatures do). It needs at least 2 references.
+	Normalize bool `json:"normalize,omitempty"`
+}
+
+// minSpread bounds the references' score spread from below when
+// normalising (scores lie in [0,1]).
+const minSpread = 0.02
+
+// Score scores probe against refs with head h.
+func (r ScoreRule) Score(h Head, probe []float32, refs [][]float32) (float64, error) {
+	if len(refs) == 0 {
+		return 0, errors.New("no references")
+	}
+	s := make([]float64, len(refs))
+	for i, e := range refs {
+		s[i] = float64(h.Score(probe, e))
+	}
+	v := r.Aggregate.Of(s)
+	if !r.Normalize {
+		return v, nil
+	}
+	if len(refs) < 2 {
+		return 0, errors.New("a normalised score needs at least 2 references")
+	}
+	var rr []float64
+	for i := range refs {
+		for j := i + 1; j < len(refs); j++ {
+			rr = append(rr, float64(h.Score(refs[i], refs[j])))
+		}
+	}
+	var mu, sd float64
+	for _, x := range rr {
+		mu += x / float64(len(rr))
+	}
+	for _, x := range rr {
+		sd += (x - mu) * (x - mu) / float64(len(rr))
+	}
+	return (v - mu) / max(math.Sqrt(sd), minSpread), nil
+}
+
+// String is "mean", "max", "mean, normalised", ...
+func (r ScoreRule) String() string {
+	if r.Normalize {
+		return string(r.Aggregate) + ", normalised"
+	}
+	return string(r.Aggregate)
+}
+
 // VerifyEnrolled is verification against enrolled references: each query
-// of each episode is scored against each support class, aggregating its
-// scores over that class's items; the pair is same when the query's label
-// is the class. (A probe against a person's 1–5 photos, or a questioned
-// signature against a writer's references.)
-func VerifyEnrolled(ctx context.Context, m *Model, eps []Episode, agg Aggregate) (*Verification, error) {
+// of each episode is scored against each support class by rule (over that
+// class's items); the pair is same when the query's label is the class.
+// (A probe against a person's 1–5 photos, or a questioned signature
+// against a writer's references.)
+func VerifyEnrolled(ctx context.Context, m *Model, eps []Episode, rule ScoreRule) (*Verification, error) {
 	var scores []float64
 	var same []bool
 	for n, ep := range eps {
@@ -349,21 +409,21 @@ func VerifyEnrolled(ctx context.Context, m *Model, eps []Episode, agg Aggregate)
 			return nil, fmt.Errorf("episode %d: %w", n, err)
 		}
 		sup, qry := emb[:len(ep.Support)], emb[len(ep.Support):]
-		byClass := map[int][]int{}
+		byClass := map[int][][]float32{}
 		var classes []int
 		for i, l := range ep.SupportLabel {
 			if len(byClass[l]) == 0 {
 				classes = append(classes, l)
 			}
-			byClass[l] = append(byClass[l], i)
+			byClass[l] = append(byClass[l], sup[i])
 		}
 		for q, e := range qry {
 			for _, c := range classes {
-				s := make([]float64, len(byClass[c]))
-				for j, i := range byClass[c] {
-					s[j] = float64(m.Head.Score(e, sup[i]))
+				s, err := rule.Score(m.Head, e, byClass[c])
+				if err != nil {
+					return nil, fmt.Errorf("episode %d: %w", n, err)
 				}
-				scores = append(scores, agg.Of(s))
+				scores = append(scores, s)
 				same = append(same, ep.QueryLabel[q] == c)
 			}
 		}

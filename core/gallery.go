@@ -123,9 +123,8 @@ func (g *Gallery) Limit() int {
 	return MaxEnroll
 }
 
-// Score scores a probe against one enrolled name, aggregating over the
-// name's images.
-func (g *Gallery) Score(h Head, name string, probe []float32, agg Aggregate) (float32, error) {
+// Score scores a probe against one enrolled name's images by rule.
+func (g *Gallery) Score(h Head, name string, probe []float32, rule ScoreRule) (float64, error) {
 	p := g.Find(name)
 	if p == nil {
 		return 0, fmt.Errorf("no one named %q in the gallery", name)
@@ -133,11 +132,11 @@ func (g *Gallery) Score(h Head, name string, probe []float32, agg Aggregate) (fl
 	if len(probe) != g.Dim {
 		return 0, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
 	}
-	s := make([]float64, len(p.Embeddings))
-	for i, e := range p.Embeddings {
-		s[i] = float64(h.Score(probe, e))
+	s, err := rule.Score(h, probe, p.Embeddings)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
 	}
-	return float32(agg.Of(s)), nil
+	return s, nil
 }
 
 // EnrollAll adds many entries at once (an index of questions): each with

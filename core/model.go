@@ -67,6 +67,10 @@ type Model struct {
 	Preprocess Preprocess
 	// Threshold is the score at or above which two items are called the same.
 	Threshold float64
+	// Rule, if set, is how a probe is scored against enrolled references
+	// (and Threshold applies to that score): for example the mean over a
+	// writer's signatures, normalised by their scores among themselves.
+	Rule *ScoreRule
 	Info      TrainInfo
 
 	mu     sync.Mutex

@@ -40,6 +40,7 @@ type fileHeader struct {
 	Input      InputSpec     `json:"input"`
 	Output     []int         `json:"output"`
 	Threshold  float64       `json:"threshold"`
+	Rule       *ScoreRule    `json:"rule,omitempty"`
 	Info       TrainInfo     `json:"info"`
 	Tensors    []tensorEntry `json:"tensors"`
 	Trainer    *TrainerState `json:"trainer,omitempty"`
@@ -68,7 +69,7 @@ func (m *Model) save(path string, st *TrainerState, extra []*Param) error {
 		m.Info.Created = time.Now().UTC().Format(time.RFC3339)
 	}
 	h := fileHeader{Spec: m.Spec, Preprocess: m.Preprocess, Input: m.Tower.Input(), Output: m.Tower.Output(),
-		Threshold: m.Threshold, Info: m.Info, Trainer: st}
+		Threshold: m.Threshold, Rule: m.Rule, Info: m.Info, Trainer: st}
 	params := append(m.Params(), extra...)
 	for _, p := range params {
 		h.Tensors = append(h.Tensors, tensorEntry{p.Name, p.Shape})
@@ -110,7 +111,7 @@ func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
 	if err != nil {
 		return fail(err)
 	}
-	m.Threshold, m.Info = h.Threshold, h.Info
+	m.Threshold, m.Info, m.Rule = h.Threshold, h.Info, h.Rule
 	byName := map[string]*Param{}
 	for _, p := range m.Params() {
 		byName[p.Name] = p

@@ -54,7 +54,7 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 			}
 			coretest.TestDomain(t, remote)
 			ld, rd := local.Describe(), remote.Describe()
-			if !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Tower != rd.Spec.Tower {
+			if !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Tower != rd.Spec.Tower || !reflect.DeepEqual(ld.Rule, rd.Rule) {
 				t.Errorf("descriptions differ:\n%+v\n%+v", ld, rd)
 			}
 			req := core.PairRequest{Split: "train", Seed: 3, Start: 1, Items: 16, Pairs: 24, Augment: true}

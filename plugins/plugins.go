@@ -176,9 +176,15 @@ func toDescription(d core.Description) (*pb.Description, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rule []byte
+	if d.Rule != nil {
+		if rule, err = json.Marshal(d.Rule); err != nil {
+			return nil, err
+		}
+	}
 	return &pb.Description{Name: d.Name, Version: d.Version, InputKind: d.InputKind, InputSpecKind: string(d.Input.Kind),
 		InputShape: int32s(d.Input.Shape), Tower: d.Spec.Tower, TowerConfig: d.Spec.TowerConfig, Head: d.Spec.Head,
-		HeadConfig: d.Spec.HeadConfig, Preprocess: pre, Splits: d.Splits, Tasks: d.Tasks}, nil
+		HeadConfig: d.Spec.HeadConfig, Preprocess: pre, Splits: d.Splits, Tasks: d.Tasks, Rule: rule}, nil
 }
 
 func fromDescription(m *pb.Description) (core.Description, error) {
@@ -189,6 +195,12 @@ func fromDescription(m *pb.Description) (core.Description, error) {
 	if len(m.Preprocess) > 0 {
 		if err := json.Unmarshal(m.Preprocess, &d.Preprocess); err != nil {
 			return d, fmt.Errorf("preprocessing: %w", err)
+		}
+	}
+	if len(m.Rule) > 0 {
+		d.Rule = &core.ScoreRule{}
+		if err := json.Unmarshal(m.Rule, d.Rule); err != nil {
+			return d, fmt.Errorf("score rule: %w", err)
 		}
 	}
 	return d, nil

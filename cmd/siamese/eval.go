@@ -20,7 +20,7 @@ func evalCommand() *cli.Command {
 			thresholdFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
 			&cli.StringFlag{Name: "plots", Usage: "write roc.png and scores.png into this folder"},
-			&cli.StringFlag{Name: "aggregate", Usage: "verify each query against each class's references together (mean or max) instead of one by one"},
+			&cli.StringFlag{Name: "aggregate", Usage: "verify each query against each class's references together (mean or max) instead of one by one (default: the model's rule, if it has one)"},
 		),
 		Action: func(c *cli.Context) error {
 			m, err := loadModel(c)
@@ -48,12 +48,12 @@ func evalCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if s := c.String("aggregate"); s != "" {
-				a, err := core.ParseAggregate(s)
-				if err != nil {
-					return err
-				}
-				if v, err = core.VerifyEnrolled(c.Context, m, eps, a); err != nil {
+			rule, err := scoreRule(c, m)
+			if err != nil {
+				return err
+			}
+			if rule != nil {
+				if v, err = core.VerifyEnrolled(c.Context, m, eps, *rule); err != nil {
 					return err
 				}
 			}
@@ -76,8 +76,8 @@ func evalCommand() *cli.Command {
 			if id.Trials > 0 {
 				fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
 			}
-			if a := c.String("aggregate"); a != "" {
-				fmt.Printf("%s: each query against the references of each class (%s score)\n", task, a)
+			if rule != nil {
+				fmt.Printf("%s: each query against the references of each class (%s)\n", task, rule)
 			}
 			fmt.Printf("pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
 			fmt.Printf("at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
@@ -85,4 +85,25 @@ func evalCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// scoreRule is the model's rule for scoring against references, with
+// --aggregate (if given) overriding its aggregate; nil when neither says.
+func scoreRule(c *cli.Context, m *core.Model) (*core.ScoreRule, error) {
+	var rule *core.ScoreRule
+	if m.Rule != nil {
+		r := *m.Rule
+		rule = &r
+	}
+	if s := c.String("aggregate"); s != "" {
+		a, err := core.ParseAggregate(s)
+		if err != nil {
+			return nil, err
+		}
+		if rule == nil {
+			rule = &core.ScoreRule{}
+		}
+		rule.Aggregate = a
+	}
+	return rule, nil
 }

@@ -80,7 +80,7 @@ type enrolment struct {
 	flag     string // name, writer
 	item     string // photo, signature
 	file     string // default gallery file
-	max      int    // most images per entry
+	min, max int    // fewest and most images per entry
 	yes, no  string // verify's verdicts
 	aggFlag  bool   // verify offers --aggregate (default mean)
 	listName string // the list/remove command: gallery, references
@@ -116,8 +116,8 @@ func (e enrolment) enroll() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.NArg() < 1 || c.NArg() > e.max {
-				return fmt.Errorf("enroll: give 1 to %d %ss, got %d", e.max, e.item, c.NArg())
+			if c.NArg() < max(1, e.min) || c.NArg() > e.max {
+				return fmt.Errorf("enroll: give %d to %d %ss, got %d", max(1, e.min), e.max, e.item, c.NArg())
 			}
 			_, embs, err := embedFiles(c, m, c.Args().Slice())
 			if err != nil {
@@ -196,10 +196,8 @@ func (e enrolment) identify() *cli.Command {
 func (e enrolment) verify() *cli.Command {
 	flags := []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), &cli.StringFlag{Name: e.flag, Required: true, Usage: "the " + e.noun + " the " + e.item + " claims"},
 		&cli.BoolFlag{Name: "json", Usage: "print JSON"}}
-	agg := string(core.Closest)
 	if e.aggFlag {
-		agg = string(core.MeanScore)
-		flags = append(flags, &cli.StringFlag{Name: "aggregate", Value: agg, Usage: "score against the references: mean or max"})
+		flags = append(flags, &cli.StringFlag{Name: "aggregate", Usage: "score against the references: mean or max (default: the model's rule)"})
 	}
 	return &cli.Command{
 		Name:      "verify",
@@ -214,12 +212,12 @@ func (e enrolment) verify() *cli.Command {
 			if c.NArg() != 1 {
 				return fmt.Errorf("verify: give one %s", e.item)
 			}
-			if e.aggFlag {
-				agg = c.String("aggregate")
-			}
-			a, err := core.ParseAggregate(agg)
+			rule, err := scoreRule(c, m)
 			if err != nil {
 				return err
+			}
+			if rule == nil {
+				rule = &core.ScoreRule{Aggregate: core.Closest}
 			}
 			g, err := core.LoadGallery(c.String("gallery"), m)
 			if err != nil {
@@ -237,17 +235,17 @@ func (e enrolment) verify() *cli.Command {
 			if err != nil {
 				return err
 			}
-			score, err := g.Score(m.Head, name, embs[0], a)
+			score, err := g.Score(m.Head, name, embs[0], *rule)
 			if err != nil {
 				return err
 			}
-			ok := float64(score) >= m.Threshold
+			ok := score >= m.Threshold
 			verdict := e.no
 			if ok {
 				verdict = e.yes
 			}
 			if c.Bool("json") {
-				return printJSON(map[string]any{e.flag: name, "score": score, "threshold": m.Threshold, "match": ok, "verdict": verdict, "aggregate": a})
+				return printJSON(map[string]any{e.flag: name, "score": score, "threshold": m.Threshold, "match": ok, "verdict": verdict, "aggregate": rule.Aggregate, "normalized": rule.Normalize})
 			}
 			fmt.Printf("%s: %s (score %.4f, threshold %.4f)\n", name, verdict, score, m.Threshold)
 			return nil
@@ -303,13 +301,8 @@ func (e enrolment) list() *cli.Command {
 }
 
 func signatureCommand() *cli.Command {
-	e := enrolment{noun: "writer", flag: "writer", item: "signature", file: "signatures.gallery", max: 20, yes: "genuine", no: "forged", aggFlag: true, listName: "references"}
+	e := enrolment{noun: "writer", flag: "writer", item: "signature", file: "signatures.gallery", min: 2, max: 20, yes: "genuine", no: "forged", aggFlag: true, listName: "references"}
 	ev := withDomain(evalCommand(), "signature")
-	for _, f := range ev.Flags {
-		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "aggregate" {
-			sf.Value = string(core.MeanScore)
-		}
-	}
 	return &cli.Command{
 		Name:  "signature",
 		Usage: "signature verification: train, evaluate, enroll a writer's references, verify genuine or forged",

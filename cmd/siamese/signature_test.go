@@ -35,7 +35,7 @@ func TestSignatureCommands(t *testing.T) {
 	}
 	for _, q := range []string{genuine(1, 6), forged} {
 		out, err := run(t, "signature", "verify", "-m", model, "-g", gal, "--writer", "001", "--json", q)
-		if err != nil || !strings.Contains(out, `"verdict"`) || !strings.Contains(out, `"aggregate": "mean"`) {
+		if err != nil || !strings.Contains(out, `"verdict"`) || !strings.Contains(out, `"aggregate": "mean"`) || !strings.Contains(out, `"normalized": true`) {
 			t.Errorf("verify %s: %v\n%s", q, err, out)
 		}
 	}
@@ -57,9 +57,10 @@ func TestSignatureCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"verify", "-m", model, "-g", gal, "--writer", "999", genuine(2, 1)}, `no writer named "999"`},
-		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002"}, "give 1 to"},
-		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002", blank}, "no ink"},
-		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002", corrupt}, "bad.png"},
+		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002"}, "give 2 to"},
+		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002", genuine(2, 1)}, "give 2 to"},
+		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002", genuine(2, 1), blank}, "no ink"},
+		{[]string{"enroll", "-m", model, "-g", gal, "--writer", "002", genuine(2, 1), corrupt}, "bad.png"},
 		{[]string{"verify", "-m", model, "-g", gal, "--writer", "001", blank}, "no ink"},
 		{[]string{"verify", "-m", model, "-g", gal, "--writer", "001", "--aggregate", "median", genuine(1, 7)}, "want max or mean"},
 	} {

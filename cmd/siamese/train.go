@@ -201,6 +201,9 @@ func runTrain(c *cli.Context) error {
 			spec.HeadConfig = json.RawMessage(hc)
 		}
 		m, err := core.New(spec, desc.Preprocess, c.Uint64("seed"))
+		if err == nil {
+			m.Rule = desc.Rule
+		}
 		if err != nil {
 			return err
 		}

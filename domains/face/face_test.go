@@ -1,6 +1,7 @@
 package face_test
 
 import (
+	"context"
 	"fmt"
 	"image"
 	"image/color"
@@ -92,4 +93,60 @@ func TestORL(t *testing.T) {
 		t.Errorf("ORL: %d identities, %d images; want 40 and 400", len(d.Set.Classes), d.Set.Images())
 	}
 	coretest.TestDomain(t, d)
+}
+
+// TestUnseenORL trains on 25 ORL subjects (5 more held out for early
+// stopping) for a bounded number of steps and checks identification and
+// verification of the 10 subjects never seen, against floors well above
+// chance. The target, EER ≤ 10% on every pair of unseen images,
+// is not reached yet (about 23%; see docs/results.md): the test logs the
+// EER without asserting it.
+func TestUnseenORL(t *testing.T) {
+	root := datadir.Domain("att_faces")
+	if root == "" {
+		t.Skip("SIAMESE_DATA is not set (or has no att_faces/): skipping the ORL accuracy test")
+	}
+	d, err := face.Open(core.DomainOptions{DataDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := core.New(d.Desc.Spec, d.Desc.Preprocess, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Schedule: "cosine", Steps: 600, Seed: 1, Augment: true, ValEvery: 100}}
+	tr.Validate = core.AccuracyOn(d, "val-5shot")
+	if _, err := tr.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var items []core.Item
+	var labels []int
+	for _, c := range d.Test {
+		for _, x := range d.Set.Classes[c].Items {
+			items = append(items, core.Item{Dense: x})
+			labels = append(labels, c)
+		}
+	}
+	v, err := core.VerifyAll(ctx, m, items, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := d.Episodes(ctx, "test-5shot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := core.Identify(ctx, m, eps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrolled, err := core.VerifyEnrolled(ctx, m, eps, core.ScoreRule{Aggregate: core.Closest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("10 unseen subjects: every pair EER %.1f%% (AUC %.3f); against 5-photo enrolments EER %.1f%%; 10-way 5-shot %.1f%%",
+		100*v.EER, v.AUC, 100*enrolled.EER, 100*id.Accuracy)
+	if id.Accuracy < 0.6 || v.AUC < 0.75 {
+		t.Errorf("10-way 5-shot %.1f%% (want ≥ 60%%, chance 10%%), pair ROC AUC %.3f (want ≥ 0.75)", 100*id.Accuracy, v.AUC)
+	}
 }

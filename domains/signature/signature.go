@@ -60,6 +60,11 @@ func Tower(input []int) json.RawMessage {
 	return tc
 }
 
+// Rule is how a questioned signature is scored against a writer's
+// references: the mean score, normalised by the references' scores among
+// themselves (writers vary in how consistently they sign).
+var Rule = core.ScoreRule{Aggregate: core.MeanScore, Normalize: true}
+
 // Augment distorts signatures slightly: a small rotation, scale and shift.
 var Augment = imageset.Affine{Rotate: 4, ScaleLo: 0.9, ScaleHi: 1.1, Translate: 3}
 
@@ -254,6 +259,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":2}`)},
 			Preprocess: pre,
+			Rule:       &Rule,
 		},
 		Splits: map[string]imageset.Batcher{
 			"train":    &sampler{writers: writers, use: d.Train, random: randomShare, h: input[1], w: input[2]},

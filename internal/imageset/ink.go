@@ -20,7 +20,8 @@ const inkWorkSide = 1024
 // prepareInk is Prepare for Fit "ink", as in SigNet: gray, reduced by area
 // averaging, background removed by Otsu's threshold, inverted so that ink is
 // bright on zero, cropped to the ink's bounding box, scaled keeping the
-// aspect ratio, centred on a zero background, then (v − Mean)/Std.
+// aspect ratio, centred on a zero background, stretched so that the
+// strongest ink is 1, then (v − Mean)/Std.
 func prepareInk(img image.Image, pre core.Preprocess) ([]float32, error) {
 	g := reduceGray(img, max(inkWorkSide, 2*pre.Width, 2*pre.Height))
 	t, ok := otsu(g.Pix)
@@ -53,13 +54,19 @@ func prepareInk(img image.Image, pre core.Preprocess) ([]float32, error) {
 	dst := image.NewGray(image.Rect(0, 0, pre.Width, pre.Height))
 	ox, oy := (pre.Width-sw)/2, (pre.Height-sh)/2
 	draw.CatmullRom.Scale(dst, image.Rect(ox, oy, ox+sw, oy+sh), crop, crop.Bounds(), draw.Src, nil)
+	// Stretch the contrast so that the strongest ink is 1: thin strokes
+	// scaled down several times would otherwise fade.
+	peak := uint8(1)
+	for _, v := range dst.Pix {
+		peak = max(peak, v)
+	}
 	std := pre.Std
 	if std == 0 {
 		std = 1
 	}
 	out := make([]float32, pre.Width*pre.Height)
 	for i, v := range dst.Pix {
-		out[i] = (float32(v)/255 - pre.Mean) / std
+		out[i] = (float32(v)/float32(peak) - pre.Mean) / std
 	}
 	return out, nil
 }

@@ -190,6 +190,7 @@ type Description struct {
 	Preprocess    []byte                 `protobuf:"bytes,10,opt,name=preprocess,proto3" json:"preprocess,omitempty"` // core.Preprocess as JSON
 	Splits        []string               `protobuf:"bytes,11,rep,name=splits,proto3" json:"splits,omitempty"`
 	Tasks         []string               `protobuf:"bytes,12,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"` // core.ScoreRule as JSON; empty when none
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -304,6 +305,13 @@ func (x *Description) GetSplits() []string {
 func (x *Description) GetTasks() []string {
 	if x != nil {
 		return x.Tasks
+	}
+	return nil
+}
+
+func (x *Description) GetRule() []byte {
+	if x != nil {
+		return x.Rule
 	}
 	return nil
 }
@@ -685,7 +693,7 @@ const file_domain_proto_rawDesc = "" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdf\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
@@ -704,7 +712,8 @@ const file_domain_proto_rawDesc = "" +
 	" \x01(\fR\n" +
 	"preprocess\x12\x16\n" +
 	"\x06splits\x18\v \x03(\tR\x06splits\x12\x14\n" +
-	"\x05tasks\x18\f \x03(\tR\x05tasks\"\x93\x01\n" +
+	"\x05tasks\x18\f \x03(\tR\x05tasks\x12\x12\n" +
+	"\x04rule\x18\r \x01(\fR\x04rule\"\x93\x01\n" +
 	"\vPairRequest\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x14\n" +
