@@ -16,9 +16,9 @@ type Description struct {
 	Preprocess Preprocess `json:"preprocess"`
 	// Rule, if set, is how the domain verifies a probe against enrolled
 	// references; models trained on it keep it and calibrate for it.
-	Rule *ScoreRule `json:"rule,omitempty"`
-	Splits     []string   `json:"splits"` // e.g. train, val
-	Tasks      []string   `json:"tasks"`  // evaluation tasks, e.g. lake20
+	Rule   *ScoreRule `json:"rule,omitempty"`
+	Splits []string   `json:"splits"` // e.g. train, val
+	Tasks  []string   `json:"tasks"`  // evaluation tasks, e.g. lake20
 }
 
 // PairRequest asks a domain for a stream of training batches.

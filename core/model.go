@@ -71,7 +71,7 @@ type Model struct {
 	// (and Threshold applies to that score): for example the mean over a
 	// writer's signatures, normalised by their scores among themselves.
 	Rule *ScoreRule
-	Info      TrainInfo
+	Info TrainInfo
 
 	mu     sync.Mutex
 	embeds map[int]*Net
