@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -97,7 +98,11 @@ func run(ctx context.Context, data string, steps int, seed uint64, splitSeed, ou
 		if err != nil {
 			return err
 		}
-		rows = append(rows, Row{Rule: rule.String(), EER: v.EER, AUC: v.AUC, AccAtEER: v.Accuracy, Threshold: cal.EERThresh, FAR: at.FAR, FRR: at.FRR, AccAtThresh: at.Accuracy})
+		atEER, err := core.Verify(v.Scores, v.Same, math.NaN())
+		if err != nil {
+			return err
+		}
+		rows = append(rows, Row{Rule: rule.String(), EER: v.EER, AUC: v.AUC, AccAtEER: atEER.Accuracy, Threshold: cal.EERThresh, FAR: at.FAR, FRR: at.FRR, AccAtThresh: at.Accuracy})
 		if rule == signature.Rule {
 			m.Threshold, m.Rule = cal.EERThresh, &rule
 			if roc != "" {
