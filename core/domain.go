@@ -3,6 +3,8 @@ package core
 import (
 	"context"
 	"fmt"
+	"math"
+	"strconv"
 )
 
 // Description says what a domain offers; the host uses it to make a model
@@ -94,3 +96,30 @@ func OpenDomain(name string, opts DomainOptions) (Domain, error) {
 
 // Domains lists the registered domain names.
 func Domains() []string { return keys(domainFactories) }
+
+// Int reads option key of o.Extra as a non-negative integer (def when
+// absent).
+func (o DomainOptions) Int(key string, def int) (int, error) {
+	v, ok := o.Extra[key]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("option %s=%q: want a non-negative integer", key, v)
+	}
+	return n, nil
+}
+
+// Float reads option key of o.Extra as a number (def when absent).
+func (o DomainOptions) Float(key string, def float64) (float64, error) {
+	v, ok := o.Extra[key]
+	if !ok {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("option %s=%q: want a number", key, v)
+	}
+	return f, nil
+}

@@ -11,11 +11,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 )
 
@@ -42,29 +40,6 @@ func Tower(input []int) json.RawMessage {
 	return tc
 }
 
-// source resolves the data folder: a tree itself, or a folder holding
-// att_faces.zip (the layout of the project's shared data).
-func source(dir string) string {
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		if _, err := os.Stat(filepath.Join(dir, "att_faces.zip")); err == nil {
-			return filepath.Join(dir, "att_faces.zip")
-		}
-	}
-	return dir
-}
-
-func intOpt(extra map[string]string, key string, def int) (int, error) {
-	v, ok := extra[key]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("face: option %s=%q: want a non-negative integer", key, v)
-	}
-	return n, nil
-}
-
 // Domain is the face domain with its identity split.
 type Domain struct {
 	*imageset.Domain
@@ -83,20 +58,20 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	if len(o.Input) == 3 {
 		input = o.Input
 	}
-	nTest, err := intOpt(o.Extra, "test", 10)
+	nTest, err := o.Int("test", 10)
 	if err != nil {
 		return nil, err
 	}
-	nVal, err := intOpt(o.Extra, "val", 5)
+	nVal, err := o.Int("val", 5)
 	if err != nil {
 		return nil, err
 	}
-	seed, err := intOpt(o.Extra, "split_seed", 1)
+	seed, err := o.Int("split_seed", 1)
 	if err != nil {
 		return nil, err
 	}
 	pre := Preprocess(input)
-	set, err := imageset.Load(source(o.DataDir), imageset.LoadOptions{Pre: pre})
+	set, err := imageset.Load(datadir.Archive(o.DataDir, "att_faces.zip"), imageset.LoadOptions{Pre: pre})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ package questions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,10 +19,10 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 	"github.com/siamesenet/siamese/towers/text"
 )
@@ -86,16 +87,6 @@ func load(p string, o ReadOptions) (map[string][]Pair, error) {
 	return out, nil
 }
 
-// source resolves a data folder holding one zip (the shared layout) to it.
-func source(dir string) string {
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		if m, _ := filepath.Glob(filepath.Join(dir, "*.zip")); len(m) == 1 {
-			return m[0]
-		}
-	}
-	return dir
-}
-
 // Open loads the pairs. o.DataDir holds Quora CSV files (a folder or zip;
 // the shared quora_pairs/ has two 1,000-pair subsets). Options (o.Extra):
 // "test", a substring of the CSV file held out for testing (default
@@ -110,26 +101,18 @@ func Open(o core.DomainOptions) (*Domain, error) {
 		return nil, fmt.Errorf("questions: no data folder given (set --data or SIAMESE_DATA)")
 	}
 	ex := o.Extra
+	var valShare float64
+	var seed int
 	ro := ReadOptions{SkipBad: ex["skip_bad"] == "true" || ex["skip_bad"] == "1"}
-	var err error
-	num := func(key string, def float64) float64 {
-		v, ok := ex[key]
-		if !ok || err != nil {
-			return def
-		}
-		f, e := strconv.ParseFloat(v, 64)
-		if e != nil {
-			err = fmt.Errorf("questions: option %s=%q: not a number", key, v)
-		}
-		return f
+	var errs [4]error
+	ro.STSSame, errs[0] = o.Float("sts_same", 4)
+	ro.STSDiff, errs[1] = o.Float("sts_diff", 1)
+	valShare, errs[2] = o.Float("val", 0.1)
+	seed, errs[3] = o.Int("split_seed", 1)
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, fmt.Errorf("questions: %w", err)
 	}
-	ro.STSSame, ro.STSDiff = num("sts_same", 4), num("sts_diff", 1)
-	valShare := num("val", 0.1)
-	seed := uint64(num("split_seed", 1))
-	if err != nil {
-		return nil, err
-	}
-	files, err := load(source(o.DataDir), ro)
+	files, err := load(datadir.Archive(o.DataDir, "*.zip"), ro)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +134,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 			pool = append(pool, files[f]...)
 		}
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x9a))
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x9a))
 	rng.Shuffle(len(pool), func(i, j int) { pool[i], pool[j] = pool[j], pool[i] })
 	if testKey == "" || len(d.Test) == 0 {
 		if testKey != "" {
@@ -170,7 +153,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 		}
 	}
 	if stsDir != "" && stsDir != "none" {
-		sts, err := load(source(stsDir), ro)
+		sts, err := load(datadir.Archive(stsDir, "*.zip"), ro)
 		if err != nil {
 			return nil, err
 		}

@@ -18,17 +18,13 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 )
 
@@ -141,28 +137,13 @@ func Load(p string, pre core.Preprocess) ([]*Writer, error) {
 		return nil, fmt.Errorf("%s: no signature images found", p)
 	}
 	sort.Slice(files, func(a, b int) bool { return files[a].path < files[b].path })
-	items := make([][]float32, len(files))
-	errs := make([]error, len(files))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				items[i], errs[i] = src.ReadImage(files[i].path, pre)
-			}
-		}()
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = f.path
 	}
-	for i := range files {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	items, err := src.ReadImages(paths, pre)
+	if err != nil {
+		return nil, err
 	}
 	byName := map[string]*Writer{}
 	var writers []*Writer
@@ -188,29 +169,6 @@ func Load(p string, pre core.Preprocess) ([]*Writer, error) {
 	return writers, nil
 }
 
-// source resolves the data folder: a tree itself, or a folder holding the
-// project's shared zip.
-func source(dir string) string {
-	if st, err := os.Stat(dir); err == nil && st.IsDir() {
-		if m, _ := filepath.Glob(filepath.Join(dir, "sign_data*.zip")); len(m) == 1 {
-			return m[0]
-		}
-	}
-	return dir
-}
-
-func intOpt(extra map[string]string, key string, def int) (int, error) {
-	v, ok := extra[key]
-	if !ok {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("signature: option %s=%q: want a non-negative integer", key, v)
-	}
-	return n, nil
-}
-
 // Open loads the writers of o.DataDir. Options (o.Extra): "test" and "val",
 // the writers held out for testing (default 6) and for calibration
 // (default 2); "split_seed" (default 1); "random_forgeries", the share of
@@ -224,26 +182,27 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	if len(o.Input) == 3 {
 		input = o.Input
 	}
-	nTest, err := intOpt(o.Extra, "test", 6)
+	nTest, err := o.Int("test", 6)
 	if err != nil {
 		return nil, err
 	}
-	nVal, err := intOpt(o.Extra, "val", 2)
+	nVal, err := o.Int("val", 2)
 	if err != nil {
 		return nil, err
 	}
-	seed, err := intOpt(o.Extra, "split_seed", 1)
+	seed, err := o.Int("split_seed", 1)
 	if err != nil {
 		return nil, err
 	}
-	randomShare := 0.2
-	if v, ok := o.Extra["random_forgeries"]; ok {
-		if randomShare, err = strconv.ParseFloat(v, 64); err != nil || randomShare < 0 || randomShare > 1 {
-			return nil, fmt.Errorf("signature: option random_forgeries=%q: want a share in [0,1]", v)
-		}
+	randomShare, err := o.Float("random_forgeries", 0.2)
+	if err == nil && (randomShare < 0 || randomShare > 1) {
+		err = fmt.Errorf("option random_forgeries=%g: want a share in [0,1]", randomShare)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
 	}
 	pre := Preprocess(input)
-	writers, err := Load(source(o.DataDir), pre)
+	writers, err := Load(datadir.Archive(o.DataDir, "sign_data*.zip"), pre)
 	if err != nil {
 		return nil, err
 	}

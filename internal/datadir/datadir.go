@@ -51,3 +51,15 @@ func Domain(name string) string {
 	}
 	return p
 }
+
+// Archive resolves a domain's data folder to the one archive in it that
+// matches pattern (a filepath.Match pattern, e.g. "att_faces.zip"), as the
+// shared data is laid out; otherwise the folder itself.
+func Archive(dir, pattern string) string {
+	if st, err := os.Stat(dir); err == nil && st.IsDir() {
+		if m, _ := filepath.Glob(filepath.Join(dir, pattern)); len(m) == 1 {
+			return m[0]
+		}
+	}
+	return dir
+}

@@ -156,9 +156,8 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 	}
 	sort.Strings(names)
 	set := &Set{Source: s.Name, Pre: o.Pre}
-	type job struct{ c, i int }
-	var jobs []job
-	for ci, dir := range names {
+	var all []string
+	for _, dir := range names {
 		fl := files[dir]
 		sort.Strings(fl)
 		if len(fl) < o.MinPerClass {
@@ -168,43 +167,54 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 		if group == "." {
 			group = ""
 		}
-		set.Classes = append(set.Classes, Class{Name: dir, Group: group, Files: fl, Items: make([][]float32, len(fl))})
-		for i := range fl {
-			jobs = append(jobs, job{ci, i})
-		}
+		set.Classes = append(set.Classes, Class{Name: dir, Group: group, Files: fl})
+		all = append(all, fl...)
 	}
+	items, err := s.ReadImages(all, o.Pre)
+	if err != nil {
+		return nil, err
+	}
+	for i := range set.Classes {
+		c := &set.Classes[i]
+		c.Items, items = items[:len(c.Files)], items[len(c.Files):]
+	}
+	return set, nil
+}
+
+// ReadImages reads, decodes and prepares files of the source, one per core
+// at a time (so that however large the images, only a few are decoded at
+// once). An unreadable file is an error naming it (and counting the others).
+func (s *Source) ReadImages(paths []string, pre core.Preprocess) ([][]float32, error) {
+	out := make([][]float32, len(paths))
+	errs := make([]error, len(paths))
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []error
-	next := make(chan job)
+	next := make(chan int)
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range next {
-				c := &set.Classes[j.c]
-				x, err := s.ReadImage(c.Files[j.i], o.Pre)
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-					continue
-				}
-				c.Items[j.i] = x
+			for i := range next {
+				out[i], errs[i] = s.ReadImage(paths[i], pre)
 			}
 		}()
 	}
-	for _, j := range jobs {
-		next <- j
+	for i := range paths {
+		next <- i
 	}
 	close(next)
 	wg.Wait()
-	if len(errs) > 0 {
-		sort.Slice(errs, func(a, b int) bool { return errs[a].Error() < errs[b].Error() })
-		if len(errs) > 1 {
-			return nil, fmt.Errorf("%w (and %d more unreadable images)", errs[0], len(errs)-1)
+	var bad []error
+	for _, err := range errs {
+		if err != nil {
+			bad = append(bad, err)
 		}
-		return nil, errs[0]
 	}
-	return set, nil
+	if len(bad) == 0 {
+		return out, nil
+	}
+	sort.Slice(bad, func(a, b int) bool { return bad[a].Error() < bad[b].Error() })
+	if len(bad) > 1 {
+		return nil, fmt.Errorf("%w (and %d more unreadable images)", bad[0], len(bad)-1)
+	}
+	return nil, bad[0]
 }
