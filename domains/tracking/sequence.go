@@ -4,8 +4,10 @@
 // 20 pixels), and two baselines, the first box held still and template
 // matching by normalised cross-correlation on raw pixels.
 //
-// The SiamFC tower, the cross-correlation head and the tracker itself are
-// not written yet (see the tracking issue).
+// The cross-correlation of exemplar over search features is a custom op
+// with gradients (internal/ops.XCorr); the fully-convolutional tower, the
+// training of pairs of crops and the tracker itself are not written yet
+// (see the tracking issue).
 package tracking
 
 import (
