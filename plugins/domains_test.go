@@ -18,7 +18,8 @@ import (
 )
 
 // Every built-in domain served as a plugin gives what it gives in process:
-// description, batches and episodes, and passes the domain suite.
+// description, batches and episodes (a resumed stream included), and
+// passes the domain suite.
 func TestBuiltinDomainsOverGRPC(t *testing.T) {
 	sigDir := t.TempDir()
 	if err := signature.WriteSynthetic(sigDir, "generic", 6, 6, 2); err != nil {
@@ -37,6 +38,7 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 		opts core.DomainOptions
 		task string
 	}{
+		{"glyphs", openGlyphs, core.DomainOptions{}, "test20"},
 		{"signature", func(o core.DomainOptions) (core.Domain, error) { return signature.Open(o) },
 			core.DomainOptions{DataDir: sigDir, Extra: map[string]string{"test": "2", "val": "1"}}, "test"},
 		{"questions", func(o core.DomainOptions) (core.Domain, error) { return questions.Open(o) },
@@ -54,7 +56,7 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 			}
 			coretest.TestDomain(t, remote)
 			ld, rd := local.Describe(), remote.Describe()
-			if !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Tower != rd.Spec.Tower || !reflect.DeepEqual(ld.Rule, rd.Rule) {
+			if !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Tower != rd.Spec.Tower || ld.Spec.Head != rd.Spec.Head || !reflect.DeepEqual(ld.Rule, rd.Rule) {
 				t.Errorf("descriptions differ:\n%+v\n%+v", ld, rd)
 			}
 			req := core.PairRequest{Split: "train", Seed: 3, Start: 1, Items: 16, Pairs: 24, Augment: true}
@@ -76,6 +78,9 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 			re, err := remote.Episodes(ctx, tc.task)
 			if err != nil || !reflect.DeepEqual(le, re) {
 				t.Fatalf("episodes differ: %v", err)
+			}
+			if _, err := remote.Episodes(ctx, "nope"); err == nil {
+				t.Error("unknown task: no error")
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package plugins
 
 import (
 	"context"
-	"reflect"
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
@@ -43,46 +42,4 @@ func TestContractOverGRPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	coretest.TestDomain(t, remote)
-}
-
-// A plugin's batches, episodes and description are those of the same
-// domain in process.
-func TestSameAsInProcess(t *testing.T) {
-	ctx := context.Background()
-	local, _ := openGlyphs(core.DomainOptions{})
-	remote, err := inProcess(t, Config{Name: "glyphs", Version: "1", Open: openGlyphs}).Open(ctx, core.DomainOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ld, rd := local.Describe(), remote.Describe()
-	if ld.Name != rd.Name || !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) || !reflect.DeepEqual(ld.Input, rd.Input) || ld.Spec.Head != rd.Spec.Head {
-		t.Errorf("descriptions differ:\n%+v\n%+v", ld, rd)
-	}
-	req := core.PairRequest{Split: "train", Seed: 7, Start: 3, Items: 12, Pairs: 16, Augment: true}
-	ls, _ := local.Pairs(ctx, req)
-	rs, err := remote.Pairs(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ls.Close()
-	defer rs.Close()
-	for i := 0; i < 3; i++ {
-		lb, _ := ls.Next(ctx)
-		rb, err := rs.Next(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(lb, rb) {
-			t.Fatalf("batch %d differs between in process and out of process", i)
-		}
-	}
-	le, _ := local.Episodes(ctx, "test20")
-	re, err := remote.Episodes(ctx, "test20")
-	if err != nil || !reflect.DeepEqual(le, re) {
-		t.Fatalf("episodes differ: %v", err)
-	}
-	_, err = remote.Episodes(ctx, "nope")
-	if err == nil {
-		t.Error("unknown task: no error")
-	}
 }

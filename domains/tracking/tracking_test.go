@@ -97,6 +97,26 @@ func sequence(t *testing.T, frames, lines int, sizes func(i int) (int, int)) str
 	return dir
 }
 
+// baselines scores template matching and the still box on a sequence.
+func baselines(t *testing.T, s *tracking.Sequence) (ncc, still tracking.Scores) {
+	t.Helper()
+	frames, err := tracking.Frames(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boxes, err := tracking.NCC(frames, s.Boxes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ncc, err = tracking.Evaluate(boxes, s.Boxes); err != nil {
+		t.Fatal(err)
+	}
+	if still, err = tracking.Evaluate(tracking.Still(s.Boxes[0], len(s.Frames)), s.Boxes); err != nil {
+		t.Fatal(err)
+	}
+	return ncc, still
+}
+
 func TestSequenceAndBaselines(t *testing.T) {
 	same := func(int) (int, int) { return 80, 60 }
 	seqs, src, err := tracking.Open(sequence(t, 8, 8, same))
@@ -108,16 +128,7 @@ func TestSequenceAndBaselines(t *testing.T) {
 	if s.Name != "Walk" || len(s.Frames) != 8 || s.Boxes[0] != (tracking.Box{X: 10, Y: 20, W: 12, H: 12}) {
 		t.Fatalf("sequence %s: %d frames, first box %v", s.Name, len(s.Frames), s.Boxes[0])
 	}
-	frames, err := tracking.Frames(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ncc, err := tracking.NCC(frames, s.Boxes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := tracking.Evaluate(ncc, s.Boxes)
-	b, _ := tracking.Evaluate(tracking.Still(s.Boxes[0], len(s.Frames)), s.Boxes)
+	a, b := baselines(t, s)
 	if a.SuccessAUC < 0.9 || b.SuccessAUC > 0.5 {
 		t.Errorf("template matching AUC %.2f (want ≥ 0.9 on a rigid moving square), still box %.2f", a.SuccessAUC, b.SuccessAUC)
 	}
@@ -184,16 +195,7 @@ func TestCrossingBaselines(t *testing.T) {
 	if s.Name != "Crossing" || len(s.Frames) != 120 || s.Boxes[0] != (tracking.Box{X: 204, Y: 150, W: 17, H: 50}) {
 		t.Fatalf("Crossing: %s, %d frames, first box %v", s.Name, len(s.Frames), s.Boxes[0])
 	}
-	frames, err := tracking.Frames(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ncc, err := tracking.NCC(frames, s.Boxes[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := tracking.Evaluate(ncc, s.Boxes)
-	b, _ := tracking.Evaluate(tracking.Still(s.Boxes[0], len(s.Frames)), s.Boxes)
+	a, b := baselines(t, s)
 	t.Logf("Crossing baselines: template matching success AUC %.3f, precision@20 %.3f; still box %.3f, %.3f", a.SuccessAUC, a.PrecisionAt, b.SuccessAUC, b.PrecisionAt)
 	if a.SuccessAUC <= 0 || b.SuccessAUC <= 0 || a.SuccessAUC > 1 {
 		t.Errorf("baseline AUCs out of range: %v, %v", a.SuccessAUC, b.SuccessAUC)

@@ -139,46 +139,33 @@ func (op *embagGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	b := op.bag
 	switch b.dt {
 	case tensor.Float32:
-		g := f32(inputs[1])
-		row := make([]float32, b.d)
-		for i := 0; i < b.n; i++ {
-			c := b.count(idx, i)
-			if c == 0 {
-				continue
-			}
-			copy(row, g[i*b.d:(i+1)*b.d])
-			if b.mean && c > 1 {
-				for k := range row {
-					row[k] /= float32(c)
-				}
-			}
-			for _, r := range idx[i*b.l : (i+1)*b.l] {
-				if r >= 0 {
-					b.grad.Add32(r, row)
-				}
-			}
-		}
+		embagBackward(b, idx, f32(inputs[1]), b.grad.Add32)
 	case tensor.Float64:
-		g := f64(inputs[1])
-		row := make([]float64, b.d)
-		for i := 0; i < b.n; i++ {
-			c := b.count(idx, i)
-			if c == 0 {
-				continue
-			}
-			copy(row, g[i*b.d:(i+1)*b.d])
-			if b.mean && c > 1 {
-				for k := range row {
-					row[k] /= float64(c)
-				}
-			}
-			for _, r := range idx[i*b.l : (i+1)*b.l] {
-				if r >= 0 {
-					b.grad.Add64(r, row)
-				}
-			}
-		}
+		embagBackward(b, idx, f64(inputs[1]), b.grad.Add64)
 	}
 	buffer(&op.zero, b.dt, 1)
 	return op.zero, nil
+}
+
+// embagBackward adds each bag's output gradient (divided by its size for
+// a mean) into the rows the bag used.
+func embagBackward[T Float](b *embagOp, idx []int, g []T, add func(int, []T)) {
+	row := make([]T, b.d)
+	for i := 0; i < b.n; i++ {
+		c := b.count(idx, i)
+		if c == 0 {
+			continue
+		}
+		copy(row, g[i*b.d:(i+1)*b.d])
+		if b.mean && c > 1 {
+			for k := range row {
+				row[k] /= T(c)
+			}
+		}
+		for _, r := range idx[i*b.l : (i+1)*b.l] {
+			if r >= 0 {
+				add(r, row)
+			}
+		}
+	}
 }

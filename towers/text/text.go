@@ -14,6 +14,7 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/internal/nn"
 	"github.com/siamesenet/siamese/internal/ops"
+	"github.com/siamesenet/siamese/towers/mlp"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -67,11 +68,11 @@ func init() {
 	})
 }
 
-// Tower is a text tower.
+// Tower is a text tower: an embedding bag, then an MLP tower.
 type Tower struct {
 	cfg   Config
 	table *core.Param
-	w, b  []*core.Param
+	mlp   *mlp.Tower
 }
 
 // New builds a text tower.
@@ -83,21 +84,11 @@ func New(c Config, rng *rand.Rand) (*Tower, error) {
 	t := &Tower{cfg: c, table: core.NewParam("bag.table", 1<<c.Bits, c.Dim)}
 	t.table.Sparse = true
 	t.table.InitNormal(rng, 0, 0.1)
-	in := c.Dim
-	for i, out := range append(append([]int(nil), c.Hidden...), c.Embed) {
-		if out < 1 {
-			return nil, fmt.Errorf("text tower: layer %d has size %d", i+1, out)
-		}
-		w := core.NewParam(fmt.Sprintf("dense%d.w", i+1), in, out)
-		if i < len(c.Hidden) {
-			w.InitHe(rng, in)
-		} else {
-			w.InitGlorot(rng, in, out)
-		}
-		t.w = append(t.w, w)
-		t.b = append(t.b, core.NewParam(fmt.Sprintf("dense%d.b", i+1), 1, out))
-		in = out
+	m, err := mlp.New(mlp.Config{Input: c.Dim, Hidden: c.Hidden, Embed: c.Embed, Activation: "none"}, rng)
+	if err != nil {
+		return nil, fmt.Errorf("text tower: %w", err)
 	}
+	t.mlp = m
 	return t, nil
 }
 
@@ -114,11 +105,7 @@ func (t *Tower) Output() []int { return []int{t.cfg.Embed} }
 
 // Params implements core.Tower.
 func (t *Tower) Params() []*core.Param {
-	ps := []*core.Param{t.table}
-	for i := range t.w {
-		ps = append(ps, t.w[i], t.b[i])
-	}
-	return ps
+	return append([]*core.Param{t.table}, t.mlp.Params()...)
 }
 
 // Build implements core.Tower.
@@ -127,14 +114,8 @@ func (t *Tower) Build(b *core.Builder, x *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range t.w {
-		act := "relu"
-		if i == len(t.w)-1 {
-			act = "none"
-		}
-		if h, err = nn.Dense(b, h, t.w[i], t.b[i], act); err != nil {
-			return nil, err
-		}
+	if h, err = t.mlp.Build(b, h); err != nil {
+		return nil, err
 	}
 	return nn.L2Normalize(b, h)
 }
