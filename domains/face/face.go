@@ -87,6 +87,9 @@ func Open(o core.DomainOptions) (*Domain, error) {
 			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":2}`)},
 			Preprocess: pre,
+			// The gallery's rule: a person scores as their closest photo;
+			// thresholds are calibrated for it.
+			Rule: &core.ScoreRule{Aggregate: core.Closest},
 		},
 		Splits: map[string]imageset.Batcher{
 			"train":    &imageset.PairSampler{Set: set, Classes: train, Augment: imageset.FaceAugment},

@@ -93,6 +93,7 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	if err != nil {
 		return nil, err
 	}
+	m.Rule = dom.Desc.Rule
 	tr := &core.Trainer{Model: m, Domain: dom, Log: log, Config: core.TrainConfig{
 		LR: lr, Schedule: "cosine", Items: 64, Pairs: 128, Duration: budget, Seed: seed, Augment: true, ValEvery: 100,
 	}}
@@ -126,10 +127,14 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 		return float32(math.Exp(-math.Sqrt(s) / 100))
 	}
 	// The raw threshold is calibrated like the model's: at the EER of the
-	// held-out subjects' pairs.
+	// held-out subjects' images against 5-photo enrolments (closest photo).
 	rawTh := math.NaN()
 	if len(dom.Val) >= 2 {
-		v, err := verifyClasses(ctx, dom, dom.Val, raw, rawScore)
+		eps, err := dom.Episodes(ctx, "val-5shot")
+		if err != nil {
+			return nil, err
+		}
+		v, err := enrolledRaw(eps, rawScore)
 		if err != nil {
 			return nil, err
 		}
@@ -142,6 +147,30 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	m.Info.Metrics["test.pair_eer"] = r.Model.PairEER
 	m.Info.Metrics["test.enrol5_eer"] = r.Model.EnrolEER
 	return r, m.Save(out)
+}
+
+// enrolledRaw scores raw pixels as core.VerifyEnrolled scores a model
+// with the closest-photo rule.
+func enrolledRaw(eps []core.Episode, score scoreFunc) (*core.Verification, error) {
+	var s []float64
+	var same []bool
+	for _, ep := range eps {
+		for q, x := range ep.Query {
+			best := map[int]float64{}
+			for i, y := range ep.Support {
+				l := ep.SupportLabel[i]
+				v := float64(score(x.Dense, y.Dense))
+				if b, ok := best[l]; !ok || v > b {
+					best[l] = v
+				}
+			}
+			for l, v := range best {
+				s = append(s, v)
+				same = append(same, l == ep.QueryLabel[q])
+			}
+		}
+	}
+	return core.Verify(s, same, math.NaN())
 }
 
 type embedFunc func(context.Context, []core.Item, int) ([][]float32, error)
