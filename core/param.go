@@ -116,24 +116,17 @@ func (s *SparseGrad) touch(r int) {
 }
 
 // Add32 adds v (Cols values) into row r.
-func (s *SparseGrad) Add32(r int, v []float32) {
-	if s.G32 == nil {
-		s.G32 = make([]float32, s.Rows*s.Cols)
-	}
-	s.touch(r)
-	row := s.G32[r*s.Cols : (r+1)*s.Cols]
-	for i, x := range v {
-		row[i] += x
-	}
-}
+func (s *SparseGrad) Add32(r int, v []float32) { s.touch(r); addRow(&s.G32, s.Rows, s.Cols, r, v) }
 
 // Add64 adds v (Cols values) into row r.
-func (s *SparseGrad) Add64(r int, v []float64) {
-	if s.G64 == nil {
-		s.G64 = make([]float64, s.Rows*s.Cols)
+func (s *SparseGrad) Add64(r int, v []float64) { s.touch(r); addRow(&s.G64, s.Rows, s.Cols, r, v) }
+
+// addRow adds v into row r of a rows×cols buffer, allocated on first use.
+func addRow[T float32 | float64](buf *[]T, rows, cols, r int, v []T) {
+	if *buf == nil {
+		*buf = make([]T, rows*cols)
 	}
-	s.touch(r)
-	row := s.G64[r*s.Cols : (r+1)*s.Cols]
+	row := (*buf)[r*cols : (r+1)*cols]
 	for i, x := range v {
 		row[i] += x
 	}
