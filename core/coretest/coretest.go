@@ -225,8 +225,15 @@ func TestTower(t *testing.T, c TowerCase, headName string) {
 // [0,1], and gradients match finite differences.
 func TestHead(t *testing.T, headName string, headConfig any) {
 	t.Helper()
+	TestHeadOn(t, headName, headConfig, "mlp", json.RawMessage(`{"input":5,"hidden":[6],"embed":4,"activation":"none"}`))
+}
+
+// TestHeadOn runs the head suite on a given tower, for heads that need
+// embeddings of a particular shape (feature maps, for example).
+func TestHeadOn(t *testing.T, headName string, headConfig any, tower string, towerConfig any) {
+	t.Helper()
 	spec := core.Spec{
-		Tower: "mlp", TowerConfig: json.RawMessage(`{"input":5,"hidden":[6],"embed":4,"activation":"none"}`),
+		Tower: tower, TowerConfig: mustJSON(t, towerConfig),
 		Head: headName, HeadConfig: mustJSON(t, headConfig),
 	}
 	m, err := core.New(spec, core.Preprocess{}, 2)
