@@ -154,6 +154,32 @@ func Open(p string) ([]*Sequence, *imageset.Source, error) {
 }
 
 func loadSequence(src *imageset.Source, dir, gt string) (*Sequence, error) {
+	frames, err := findFrames(src, dir)
+	if err != nil {
+		return nil, err
+	}
+	f, err := src.FS.Open(gt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Where(gt), err)
+	}
+	defer f.Close()
+	boxes, err := ParseGroundTruth(f, src.Where(gt))
+	if err != nil {
+		return nil, err
+	}
+	if len(boxes) < len(frames) {
+		return nil, fmt.Errorf("%s: %d ground-truth lines for %d frames", src.Where(gt), len(boxes), len(frames))
+	}
+	name := path.Base(dir)
+	if dir == "." {
+		name = path.Base(src.Name)
+	}
+	return &Sequence{Name: name, Frames: frames, Boxes: boxes[:len(frames)], Source: src}, nil
+}
+
+// findFrames lists the frame images of a sequence folder, in name order:
+// those in img/, imgs/ or color/, else those in the folder itself.
+func findFrames(src *imageset.Source, dir string) ([]string, error) {
 	var frames []string
 	for _, sub := range []string{"img", "imgs", "color", "."} {
 		entries, err := fs.ReadDir(src.FS, path.Join(dir, sub))
@@ -173,21 +199,21 @@ func loadSequence(src *imageset.Source, dir, gt string) (*Sequence, error) {
 		return nil, fmt.Errorf("%s: no frames (img/, imgs/, color/ or beside the ground truth)", src.Where(dir))
 	}
 	sort.Strings(frames)
-	f, err := src.FS.Open(gt)
+	return frames, nil
+}
+
+// OpenFrames opens a folder or zip of frames without ground truth (in
+// img/, imgs/, color/ or the folder itself, in name order), as a
+// sequence with no boxes. Close the returned source when done.
+func OpenFrames(p string) (*Sequence, *imageset.Source, error) {
+	src, err := imageset.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Where(gt), err)
+		return nil, nil, fmt.Errorf("open frames: %w", err)
 	}
-	defer f.Close()
-	boxes, err := ParseGroundTruth(f, src.Where(gt))
+	frames, err := findFrames(src, ".")
 	if err != nil {
-		return nil, err
+		src.Close()
+		return nil, nil, err
 	}
-	if len(boxes) < len(frames) {
-		return nil, fmt.Errorf("%s: %d ground-truth lines for %d frames", src.Where(gt), len(boxes), len(frames))
-	}
-	name := path.Base(dir)
-	if dir == "." {
-		name = path.Base(src.Name)
-	}
-	return &Sequence{Name: name, Frames: frames, Boxes: boxes[:len(frames)], Source: src}, nil
+	return &Sequence{Name: path.Base(src.Name), Frames: frames, Source: src}, src, nil
 }

@@ -84,3 +84,43 @@ func Scores(path, title string, scores []float64, same []bool, threshold float64
 	}
 	return p.Save(5*vg.Inch, 4*vg.Inch, path)
 }
+
+// Curve is one named line of a Curves plot.
+type Curve struct {
+	Name string
+	X, Y []float64
+}
+
+// Curves writes lines (for example the OTB success and precision plots of
+// several trackers) to path, y in [0,1].
+func Curves(path, title, xLabel, yLabel string, curves []Curve) error {
+	if len(curves) == 0 {
+		return fmt.Errorf("no curve to plot")
+	}
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xLabel
+	p.Y.Label.Text = yLabel
+	p.Add(plotter.NewGrid())
+	palette := []color.RGBA{{R: 200, A: 255}, {B: 200, A: 255}, {G: 140, A: 255}, {R: 120, G: 120, B: 120, A: 255}, {R: 200, G: 120, A: 255}}
+	for i, c := range curves {
+		if len(c.X) != len(c.Y) || len(c.X) == 0 {
+			return fmt.Errorf("curve %q: %d x for %d y", c.Name, len(c.X), len(c.Y))
+		}
+		pts := make(plotter.XYs, len(c.X))
+		for k := range c.X {
+			pts[k] = plotter.XY{X: c.X[k], Y: c.Y[k]}
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		line.Color = palette[i%len(palette)]
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(c.Name, line)
+	}
+	p.Legend.Top = true
+	p.Y.Min, p.Y.Max = 0, 1
+	return p.Save(5*vg.Inch, 4*vg.Inch, path)
+}
