@@ -13,6 +13,7 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/domains/signature"
+	"github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/towers/text"
 )
@@ -32,6 +33,10 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 		fmt.Fprintf(&b, "%d,1,2,How do I learn topic%d?,Best way to learn topic%d?,%d\n", i, i%7, (i+i%2)%7, 1-i%2)
 	}
 	os.WriteFile(filepath.Join(qDir, "pairs.csv"), []byte(b.String()), 0o644)
+	trackDir := t.TempDir()
+	if err := tracking.WriteSynthetic(trackDir, "Square", 20, 120, 90); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		open func(core.DomainOptions) (core.Domain, error)
@@ -43,6 +48,8 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 			core.DomainOptions{DataDir: sigDir, Extra: map[string]string{"test": "2", "val": "1"}}, "test"},
 		{"questions", func(o core.DomainOptions) (core.Domain, error) { return questions.Open(o) },
 			core.DomainOptions{DataDir: qDir, Extra: map[string]string{"test": "", "sts": "none"}}, "test"},
+		{"tracking", func(o core.DomainOptions) (core.Domain, error) { return tracking.OpenDomain(o) },
+			core.DomainOptions{DataDir: trackDir}, "val"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -27,9 +27,12 @@ import (
 	_ "github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/domains/signature"
+	_ "github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	_ "github.com/siamesenet/siamese/heads/xcorr"
 	_ "github.com/siamesenet/siamese/towers/cnn"
+	_ "github.com/siamesenet/siamese/towers/fconv"
 	_ "github.com/siamesenet/siamese/towers/mlp"
 	_ "github.com/siamesenet/siamese/towers/text"
 )
@@ -70,7 +73,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), questionsCommand(), pluginsCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), questionsCommand(), trackCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/siamesenet/siamese/domains/tracking"
+	"github.com/siamesenet/siamese/internal/atomicfile"
+	"github.com/siamesenet/siamese/internal/datadir"
+	"github.com/urfave/cli/v2"
+)
+
+// withDefaults sets the default values of int flags of cmd.
+func withDefaults(cmd *cli.Command, ints map[string]int) *cli.Command {
+	for _, f := range cmd.Flags {
+		if inf, ok := f.(*cli.IntFlag); ok {
+			if v, ok := ints[inf.Name]; ok {
+				inf.Value = v
+			}
+		}
+	}
+	return cmd
+}
+
+func trackCommand() *cli.Command {
+	train := withDefaults(withDomain(trainCommand(), tracking.Name), map[string]int{"items": 24, "pairs": 16, "val-every": 200})
+	return &cli.Command{
+		Name:      "track",
+		Usage:     "follow an object through a video from a box in its first frame (SiamFC); train and evaluate trackers",
+		ArgsUsage: " ",
+		Flags: append(trackerFlags(false),
+			&cli.StringFlag{Name: "frames", Usage: "folder or zip of frames (in img/, imgs/, color/ or the folder itself; name order)"},
+			&cli.StringFlag{Name: "init", Usage: "box in the first frame: x,y,w,h (OTB convention: 1-based pixels)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the boxes here, one x,y,w,h line per frame (default: stdout)"},
+			&cli.StringFlag{Name: "gif", Usage: "also write the frames with the boxes drawn as an animated GIF"},
+			&cli.BoolFlag{Name: "json", Usage: "print boxes and speed as JSON"},
+		),
+		Action: runTrack,
+		Subcommands: []*cli.Command{
+			train,
+			{
+				Name:  "eval",
+				Usage: "track sequences with ground truth: success AUC, precision at 20 px and frames per second, beside two baselines",
+				Flags: append(trackerFlags(true),
+					&cli.StringFlag{Name: "seq", Usage: "a sequence (OTB or VOT layout, folder or zip) or a folder of them (default: $SIAMESE_DATA/tracking)"},
+					&cli.StringSliceFlag{Name: "name", Usage: "evaluate only these sequences (default: " + tracking.DefaultTest + " when present, else all)"},
+					&cli.StringFlag{Name: "plots", Usage: "write NAME-success.png and NAME-precision.png into this folder"},
+					&cli.BoolFlag{Name: "no-baselines", Usage: "skip the still-box and NCC baselines"},
+					&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+				),
+				Action: runTrackEval,
+			},
+		},
+	}
+}
+
+// trackerFlags are the tracker's settings; the model flag is required
+// unless the command also has subcommands (urfave/cli checks a parent's
+// required flags before its subcommands run).
+func trackerFlags(modelRequired bool) []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: modelRequired, Usage: "model file"},
+		&cli.IntFlag{Name: "scales", Value: 3, Usage: "search scales per frame (odd)"},
+		&cli.Float64Flag{Name: "window", Value: 0.176, Usage: "influence of the cosine window on the response (0–1)"},
+		&cli.BoolFlag{Name: "no-focus", Usage: "do not weight the exemplar by the target's box shape"},
+	}
+}
+
+func trackerParams(c *cli.Context) tracking.Params {
+	return tracking.Params{Scales: c.Int("scales"), WindowInfluence: c.Float64("window"), NoFocus: c.Bool("no-focus")}
+}
+
+// parseBox reads "x,y,w,h" (1-based, as OTB writes it).
+func parseBox(s string) (tracking.Box, error) {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if len(f) != 4 {
+		return tracking.Box{}, fmt.Errorf("--init %q: want x,y,w,h", s)
+	}
+	var v [4]float64
+	for i, p := range f {
+		x, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return tracking.Box{}, fmt.Errorf("--init %q: %q is not a number", s, p)
+		}
+		v[i] = x
+	}
+	return tracking.Box{X: v[0] - 1, Y: v[1] - 1, W: v[2], H: v[3]}, nil
+}
+
+func runTrack(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return fmt.Errorf("unexpected argument %q (flags only; subcommands: train, eval)", c.Args().First())
+	}
+	for _, f := range []string{"model", "frames", "init"} {
+		if c.String(f) == "" {
+			return fmt.Errorf("track needs --model, --frames and --init (missing --%s)", f)
+		}
+	}
+	init, err := parseBox(c.String("init"))
+	if err != nil {
+		return err
+	}
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	seq, src, err := tracking.OpenFrames(c.String("frames"))
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	frames, err := tracking.Images(seq)
+	if err != nil {
+		return err
+	}
+	if err := tracking.CheckInit(init, frames[0].W, frames[0].H); err != nil {
+		return fmt.Errorf("--init: %w", err)
+	}
+	start := time.Now()
+	boxes, err := tracking.Track(c.Context, m, trackerParams(c), frames, init)
+	if err != nil {
+		return err
+	}
+	fps := float64(len(frames)) / time.Since(start).Seconds()
+	if g := c.String("gif"); g != "" {
+		err := atomicfile.Write(g, 0o644, func(w *bufio.Writer) error { return tracking.WriteGIF(w, frames, boxes, nil) })
+		if err != nil {
+			return fmt.Errorf("write %s: %w", g, err)
+		}
+	}
+	if c.Bool("json") {
+		type jbox struct{ X, Y, W, H float64 }
+		out := make([]jbox, len(boxes))
+		for i, b := range boxes {
+			out[i] = jbox{b.X + 1, b.Y + 1, b.W, b.H}
+		}
+		return printJSON(map[string]any{"frames": len(frames), "fps": fps, "boxes": out})
+	}
+	write := func(w *bufio.Writer) error {
+		for _, b := range boxes {
+			fmt.Fprintf(w, "%.2f,%.2f,%.2f,%.2f\n", b.X+1, b.Y+1, b.W, b.H)
+		}
+		return nil
+	}
+	if o := c.String("out"); o != "" {
+		if err := atomicfile.Write(o, 0o644, write); err != nil {
+			return fmt.Errorf("write %s: %w", o, err)
+		}
+		fmt.Fprintf(os.Stderr, "%d frames tracked at %.0f frames per second; boxes in %s\n", len(frames), fps, o)
+		return nil
+	}
+	w := bufio.NewWriter(os.Stdout)
+	if err := write(w); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// seqResult is one sequence's evaluation.
+type seqResult struct {
+	Sequence string         `json:"sequence"`
+	Frames   int            `json:"frames"`
+	Runs     []tracking.Run `json:"runs"`
+}
+
+func runTrackEval(c *cli.Context) error {
+	m, err := loadModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	if _, err := tracking.GeometryOf(m); err != nil {
+		return err
+	}
+	p := c.String("seq")
+	if p == "" {
+		if p = datadir.Domain(dataFolders[tracking.Name]); p == "" {
+			return errors.New("no sequences: give --seq or set SIAMESE_DATA")
+		}
+	}
+	seqs, closeAll, err := tracking.OpenAll(p)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	names := c.StringSlice("name")
+	if len(names) == 0 {
+		if _, err := tracking.Find(seqs, tracking.DefaultTest); err == nil && len(seqs) > 1 {
+			names = []string{tracking.DefaultTest}
+		}
+	}
+	if len(names) > 0 {
+		var pick []*tracking.Sequence
+		for _, n := range names {
+			s, err := tracking.Find(seqs, n)
+			if err != nil {
+				return err
+			}
+			pick = append(pick, s)
+		}
+		seqs = pick
+	}
+	var results []seqResult
+	for _, s := range seqs {
+		frames, err := tracking.Images(s)
+		if err != nil {
+			return err
+		}
+		run, err := tracking.RunTracker(c.Context, m, trackerParams(c), frames, s.Boxes)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.Name, err)
+		}
+		runs := []tracking.Run{run}
+		if !c.Bool("no-baselines") {
+			base, err := tracking.RunBaselines(s)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, base...)
+		}
+		if dir := c.String("plots"); dir != "" {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			pre := filepath.Join(dir, s.Name)
+			if err := tracking.SavePlots(pre+"-success.png", pre+"-precision.png", s.Name, runs); err != nil {
+				return err
+			}
+		}
+		results = append(results, seqResult{Sequence: s.Name, Frames: len(frames), Runs: runs})
+	}
+	if c.Bool("json") {
+		return printJSON(results)
+	}
+	for _, r := range results {
+		fmt.Printf("%s (%d frames)\n", r.Sequence, r.Frames)
+		fmt.Printf("  %-24s %11s %13s %6s\n", "tracker", "success AUC", "precision@20", "fps")
+		for _, run := range r.Runs {
+			fps := "–"
+			if run.FPS > 0 {
+				fps = fmt.Sprintf("%.0f", run.FPS)
+			}
+			fmt.Printf("  %-24s %11.3f %13.3f %6s\n", run.Name, run.Scores.SuccessAUC, run.Scores.PrecisionAt, fps)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,18 @@
+// Command tracking serves the built-in tracking domain (training pairs of
+// crops from video sequences) as a plugin. Install it as
+// siamese-domain-tracking in a plugin folder:
+//
+//	go build -o ~/.config/siamese/plugins/siamese-domain-tracking ./plugins/tracking
+package main
+
+import (
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/domains/tracking"
+	"github.com/siamesenet/siamese/plugins"
+)
+
+func main() {
+	plugins.Serve(plugins.Config{Name: tracking.Name, Version: "1.0.0", Open: func(o core.DomainOptions) (core.Domain, error) {
+		return tracking.OpenDomain(o)
+	}})
+}
