@@ -51,6 +51,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
 	search := flag.Bool("search", false, "benchmark top-5 search over cached embeddings instead")
 	galleryBench := flag.Bool("gallery", false, "benchmark identification against a gallery of 10,000 people instead")
+	trackBench := flag.Bool("track", false, "benchmark the tracker's frames per second instead (with -compare: the network's share against PyTorch)")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
 	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
 	var o options
@@ -68,6 +69,8 @@ func main() {
 		err = runSearch()
 	case *galleryBench:
 		err = runGallery()
+	case *trackBench:
+		err = runTrack(*reps, *compare, *python)
 	case *pluginCost:
 		err = runPluginOverhead(*reps, 10*o.steps)
 	default:

@@ -86,6 +86,8 @@ def main():
     torch.manual_seed(1)
     if args.net in ("text", "text-sparse"):
         return text(args)
+    if args.net == "fconv":
+        return track(args)
     p = PRESETS[args.net]
     model = Siamese(p)
     if args.mode == "train":
@@ -160,6 +162,28 @@ def text(args):
         rate = args.steps * args.embed_batch / (time.perf_counter() - t)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(json.dumps({"net": args.net, "mode": args.mode, "rate": rate, "peak_rss": rss}))
+
+
+def track(args):
+    """The tracker's network share of a frame: 3 search crops of 96x96 through
+    the fconv "small" tower (no padding; the last convolution linear) and the
+    cross-correlation of a 6x6 exemplar over each of the 3 maps."""
+    tower = nn.Sequential(
+        nn.Conv2d(3, 24, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(24, 48, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(48, 64, 3), nn.ReLU(),
+        nn.Conv2d(64, 64, 3),
+    ).eval()
+    x = torch.rand(3, 3, 96, 96)
+    with torch.no_grad():
+        z = tower(x[:1])[:, :, 6:12, 6:12]
+        nn.functional.conv2d(tower(x), z)
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            nn.functional.conv2d(tower(x), z)
+        rate = args.steps / (time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"net": "fconv", "mode": "track", "rate": rate, "peak_rss": rss}))
 
 
 if __name__ == "__main__":
