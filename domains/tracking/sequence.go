@@ -1,13 +1,14 @@
-// Package tracking holds what object tracking needs besides the network:
-// video sequences in the OTB and VOT layouts (folder or zip) with their
-// ground truth, the OTB metrics (success curve and its AUC, precision at
-// 20 pixels), and two baselines, the first box held still and template
-// matching by normalised cross-correlation on raw pixels.
+// Package tracking is object tracking with a Siamese network, after SiamFC
+// (Bertinetto et al. 2016): video sequences in the OTB and VOT layouts
+// (folder or zip) with their ground truth; training pairs of crops with
+// context (the domain "tracking"); the tracker, which finds the exemplar's
+// features in a search region at three scales each frame; the OTB metrics
+// (success curve and its AUC, precision at 20 pixels) and plots; two
+// baselines, the first box held still and template matching by normalised
+// cross-correlation on raw pixels; annotated GIFs.
 //
-// The cross-correlation of exemplar over search features is a custom op
-// with gradients (internal/ops.XCorr); the fully-convolutional tower, the
-// training of pairs of crops and the tracker itself are not written yet
-// (see the tracking issue).
+// A model for it pairs a fully-convolutional tower (towers/fconv) with the
+// cross-correlation head (heads/xcorr).
 package tracking
 
 import (
