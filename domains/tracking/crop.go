@@ -7,9 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
+
+	"github.com/siamesenet/siamese/internal/imageset"
 )
 
 // Image is a decoded RGB frame, 8 bits per channel, interleaved, with its
@@ -147,27 +147,14 @@ func ContextSide(b Box) float64 {
 func Images(s *Sequence) ([]*Image, error) {
 	out := make([]*Image, len(s.Frames))
 	errs := make([]error, len(s.Frames))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				img, err := s.Frame(i)
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				out[i] = NewImage(img)
-			}
-		}()
-	}
-	for i := range s.Frames {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	imageset.Each(len(s.Frames), func(i int) {
+		img, err := s.Frame(i)
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		out[i] = NewImage(img)
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, err

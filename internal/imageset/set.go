@@ -187,22 +187,7 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 func (s *Source) ReadImages(paths []string, pre core.Preprocess) ([][]float32, error) {
 	out := make([][]float32, len(paths))
 	errs := make([]error, len(paths))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = s.ReadImage(paths[i], pre)
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	Each(len(paths), func(i int) { out[i], errs[i] = s.ReadImage(paths[i], pre) })
 	var bad []error
 	for _, err := range errs {
 		if err != nil {
@@ -217,4 +202,25 @@ func (s *Source) ReadImages(paths []string, pre core.Preprocess) ([][]float32, e
 		return nil, fmt.Errorf("%w (and %d more unreadable images)", bad[0], len(bad)-1)
 	}
 	return nil, bad[0]
+}
+
+// Each calls fn(i) for every i in [0, n), on one goroutine per core, and
+// returns when all calls have: decoding files one per core.
+func Each(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(n, runtime.GOMAXPROCS(0)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				fn(i)
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
 }

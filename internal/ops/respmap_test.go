@@ -1,6 +1,7 @@
 package ops_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -12,49 +13,25 @@ import (
 
 // respLoss builds MapLoss(XCorr(CenterCrop(a), c), bias, y) in float64 and
 // returns the loss, the scores and the gradients of a, c and bias.
-func respLoss(t *testing.T, a, c *tensor.Dense, bias float64, y []float64) (float64, []float64, [][]float64) {
+func respLoss(t *testing.T, a, c, bias *tensor.Dense, y []float64) (float64, []float64, [][]float64) {
 	t.Helper()
-	g := G.NewGraph()
-	an := G.NewTensor(g, tensor.Float64, 4, G.WithShape(a.Shape()...), G.WithName("a"), G.WithValue(a.Clone()))
-	cn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(c.Shape()...), G.WithName("c"), G.WithValue(c.Clone()))
-	bn := G.NewTensor(g, tensor.Float64, 1, G.WithShape(1), G.WithName("bias"), G.WithValue(tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{bias}))))
-	yn := G.NewTensor(g, tensor.Float64, 1, G.WithShape(len(y)), G.WithName("y"), G.WithValue(tensor.New(tensor.WithShape(len(y)), tensor.WithBacking(y))))
-	z, err := ops.CenterCrop(an, 3, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := ops.XCorr(z, cn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loss, err := ops.MapLoss(r, bn, yn, 0.3, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	score, err := ops.MapScore(r, bn, 0.3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var lv, sv G.Value
-	G.Read(loss, &lv)
-	G.Read(score, &sv)
-	if _, err := G.Grad(loss, an, cn, bn); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g, G.BindDualValues(an, cn, bn))
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	var grads [][]float64
-	for _, n := range []*G.Node{an, cn, bn} {
-		gr, err := n.Grad()
+	return evalGraph(t, []*tensor.Dense{a, c, bias}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
+		yn := G.NewTensor(g, tensor.Float64, 1, G.WithShape(len(y)), G.WithValue(tensor.New(tensor.WithShape(len(y)), tensor.WithBacking(y))))
+		z, err := ops.CenterCrop(in[0], 3, 3)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		grads = append(grads, append([]float64(nil), gr.Data().([]float64)...))
-	}
-	return lv.Data().(float64), append([]float64(nil), sv.Data().([]float64)...), grads
+		r, err := ops.XCorr(z, in[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		loss, err := ops.MapLoss(r, in[2], yn, 0.3, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		score, err := ops.MapScore(r, in[2], 0.3)
+		return loss, score, err
+	})
 }
 
 // The exemplar crop, the cross-correlation, the balanced logistic loss and
@@ -62,8 +39,8 @@ func respLoss(t *testing.T, a, c *tensor.Dense, bias float64, y []float64) (floa
 func TestResponseMapLoss(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	a, c := randT(rng, 3, 2, 7, 7), randT(rng, 3, 2, 7, 7)
+	bias := tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{0.2}))
 	y := []float64{1, 0, 1}
-	const bias = 0.2
 	loss, scores, grads := respLoss(t, a, c, bias, y)
 	if loss <= 0 || math.IsNaN(loss) {
 		t.Fatalf("loss %v", loss)
@@ -73,29 +50,7 @@ func TestResponseMapLoss(t *testing.T) {
 			t.Fatalf("score %v outside (0,1)", s)
 		}
 	}
-	check := func(name string, d []float64, k int) {
-		for j := range d {
-			const eps = 1e-6
-			orig := d[j]
-			d[j] = orig + eps
-			lp, _, _ := respLoss(t, a, c, bias, y)
-			d[j] = orig - eps
-			lm, _, _ := respLoss(t, a, c, bias, y)
-			d[j] = orig
-			num := (lp - lm) / (2 * eps)
-			if math.Abs(num-grads[k][j]) > 1e-6*math.Max(1, math.Abs(num)) {
-				t.Fatalf("%s element %d: analytic %g numeric %g", name, j, grads[k][j], num)
-			}
-		}
-	}
-	check("exemplar", a.Data().([]float64), 0)
-	check("search", c.Data().([]float64), 1)
-	// The bias.
-	lp, _, _ := respLoss(t, a, c, bias+1e-6, y)
-	lm, _, _ := respLoss(t, a, c, bias-1e-6, y)
-	if num := (lp - lm) / 2e-6; math.Abs(num-grads[2][0]) > 1e-6*math.Max(1, math.Abs(num)) {
-		t.Fatalf("bias: analytic %g numeric %g", grads[2][0], num)
-	}
+	checkGrads(t, "response map loss", []*tensor.Dense{a, c, bias}, grads, func() float64 { l, _, _ := respLoss(t, a, c, bias, y); return l })
 	// Outside the exemplar's centre window, its gradient is zero.
 	ga := grads[0]
 	for ch := 0; ch < 3*2; ch++ {
@@ -154,35 +109,14 @@ func TestMapLabels(t *testing.T) {
 // response and the gradients of z and x.
 func nxcLoss(t *testing.T, z, x, r *tensor.Dense, w []float64) (float64, []float64, [][]float64) {
 	t.Helper()
-	g := G.NewGraph()
-	zn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(z.Shape()...), G.WithName("z"), G.WithValue(z.Clone()))
-	xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(x.Shape()...), G.WithName("x"), G.WithValue(x.Clone()))
-	resp, err := ops.NormXCorr(zn, xn, w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(r.Shape()...), G.WithName("r"), G.WithValue(r))
-	loss := G.Must(G.Sum(G.Must(G.HadamardProd(resp, rn))))
-	var lv, rv G.Value
-	G.Read(loss, &lv)
-	G.Read(resp, &rv)
-	if _, err := G.Grad(loss, zn, xn); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g, G.BindDualValues(zn, xn))
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	var grads [][]float64
-	for _, n := range []*G.Node{zn, xn} {
-		gr, err := n.Grad()
+	return evalGraph(t, []*tensor.Dense{z, x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
+		resp, err := ops.NormXCorr(in[0], in[1], w)
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		grads = append(grads, append([]float64(nil), gr.Data().([]float64)...))
-	}
-	return lv.Data().(float64), append([]float64(nil), rv.Data().([]float64)...), grads
+		loss, err := against(g, resp, r)
+		return loss, resp, err
+	})
 }
 
 // The normalised cross-correlation is a cosine (checked directly for unit
@@ -219,22 +153,7 @@ func TestNormXCorr(t *testing.T) {
 				t.Fatalf("cosine %g outside [−1,1]", v)
 			}
 		}
-		for k, in := range []*tensor.Dense{z, x} {
-			d := in.Data().([]float64)
-			for j := range d {
-				const eps = 1e-6
-				orig := d[j]
-				d[j] = orig + eps
-				lp, _, _ := nxcLoss(t, z, x, r, w)
-				d[j] = orig - eps
-				lm, _, _ := nxcLoss(t, z, x, r, w)
-				d[j] = orig
-				num := (lp - lm) / (2 * eps)
-				if math.Abs(num-grads[k][j]) > 1e-6*math.Max(1, math.Abs(num)) {
-					t.Fatalf("weights %v: input %d element %d: analytic %g numeric %g", w, k, j, grads[k][j], num)
-				}
-			}
-		}
+		checkGrads(t, fmt.Sprintf("weights %v", w), []*tensor.Dense{z, x}, grads, func() float64 { l, _, _ := nxcLoss(t, z, x, r, w); return l })
 	}
 	got := make([]float32, 9)
 	z32, x32 := make([]float32, 18), make([]float32, 60)

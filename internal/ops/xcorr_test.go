@@ -14,35 +14,14 @@ import (
 // and the gradients of z and x.
 func xcorrLoss(t *testing.T, z, x, r *tensor.Dense) (float64, []float64, [][]float64) {
 	t.Helper()
-	g := G.NewGraph()
-	zn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(z.Shape()...), G.WithName("z"), G.WithValue(z.Clone()))
-	xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(x.Shape()...), G.WithName("x"), G.WithValue(x.Clone()))
-	resp, err := ops.XCorr(zn, xn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(r.Shape()...), G.WithName("r"), G.WithValue(r))
-	loss := G.Must(G.Sum(G.Must(G.HadamardProd(resp, rn))))
-	var lv, rv G.Value
-	G.Read(loss, &lv)
-	G.Read(resp, &rv)
-	if _, err := G.Grad(loss, zn, xn); err != nil {
-		t.Fatal(err)
-	}
-	vm := G.NewTapeMachine(g, G.BindDualValues(zn, xn))
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	var grads [][]float64
-	for _, n := range []*G.Node{zn, xn} {
-		gr, err := n.Grad()
+	return evalGraph(t, []*tensor.Dense{z, x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
+		resp, err := ops.XCorr(in[0], in[1])
 		if err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
-		grads = append(grads, append([]float64(nil), gr.Data().([]float64)...))
-	}
-	return lv.Data().(float64), append([]float64(nil), rv.Data().([]float64)...), grads
+		loss, err := against(g, resp, r)
+		return loss, resp, err
+	})
 }
 
 func TestXCorr(t *testing.T) {
@@ -71,22 +50,7 @@ func TestXCorr(t *testing.T) {
 		}
 	}
 	// Gradients against central differences, every element.
-	for k, in := range []*tensor.Dense{z, x} {
-		d := in.Data().([]float64)
-		for j := range d {
-			const eps = 1e-6
-			orig := d[j]
-			d[j] = orig + eps
-			lp, _, _ := xcorrLoss(t, z, x, r)
-			d[j] = orig - eps
-			lm, _, _ := xcorrLoss(t, z, x, r)
-			d[j] = orig
-			num := (lp - lm) / (2 * eps)
-			if math.Abs(num-grads[k][j]) > 1e-6*math.Max(1, math.Abs(num)) {
-				t.Fatalf("input %d element %d: analytic %g numeric %g", k, j, grads[k][j], num)
-			}
-		}
-	}
+	checkGrads(t, "xcorr", []*tensor.Dense{z, x}, grads, func() float64 { l, _, _ := xcorrLoss(t, z, x, r); return l })
 	if _, err := ops.XCorr(G.NewTensor(G.NewGraph(), tensor.Float64, 4, G.WithShape(1, 2, 9, 9)), G.NewTensor(G.NewGraph(), tensor.Float64, 4, G.WithShape(1, 2, 5, 5))); err == nil {
 		t.Error("exemplar larger than the search region: no error")
 	}
