@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,7 +86,7 @@ func parseBox(s string) (tracking.Box, error) {
 	var v [4]float64
 	for i, p := range f {
 		x, err := strconv.ParseFloat(p, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
 			return tracking.Box{}, fmt.Errorf("--init %q: %q is not a number", s, p)
 		}
 		v[i] = x

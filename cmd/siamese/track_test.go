@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,4 +94,23 @@ func TestTrackCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nowhere")); err == nil {
 		t.Error("a failed run created its input")
 	}
+}
+
+// FuzzParseBox: --init never panics, and what it accepts is four finite
+// numbers read back 1-based.
+func FuzzParseBox(f *testing.F) {
+	for _, s := range []string{"205,151,17,50", "1 2 3 4", "1\t2\t3\t4", "1,2,3", "x,y,w,h", "1e400,1,1,1", "NaN,1,1,1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := parseBox(s)
+		if err != nil {
+			return
+		}
+		for _, v := range []float64{b.X, b.Y, b.W, b.H} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%q parsed to %v", s, b)
+			}
+		}
+	})
 }

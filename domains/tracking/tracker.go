@@ -338,6 +338,9 @@ func Track(ctx context.Context, m *core.Model, p Params, frames []*Image, init B
 	}
 	out := []Box{init}
 	for i, f := range frames[1:] {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if f.W != frames[0].W || f.H != frames[0].H {
 			return nil, fmt.Errorf("frame %d is %d×%d, the first is %d×%d", i+2, f.W, f.H, frames[0].W, frames[0].H)
 		}
