@@ -77,3 +77,17 @@ func checkGrads(t *testing.T, name string, ins []*tensor.Dense, grads [][]float6
 		}
 	}
 }
+
+// corrLoss builds Σ corr(z, x) ⊙ r for a correlation op and returns the
+// loss, the response and the gradients of z and x.
+func corrLoss(t *testing.T, corr func(z, x *G.Node) (*G.Node, error), z, x, r *tensor.Dense) (float64, []float64, [][]float64) {
+	t.Helper()
+	return evalGraph(t, []*tensor.Dense{z, x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
+		resp, err := corr(in[0], in[1])
+		if err != nil {
+			return nil, nil, err
+		}
+		loss, err := against(g, resp, r)
+		return loss, resp, err
+	})
+}

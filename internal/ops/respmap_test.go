@@ -105,18 +105,10 @@ func TestMapLabels(t *testing.T) {
 	}
 }
 
-// nxcLoss builds sum(NormXCorr(z, x, w) ⊙ r) and returns the loss, the
-// response and the gradients of z and x.
+// nxcLoss is corrLoss for NormXCorr with window weights w.
 func nxcLoss(t *testing.T, z, x, r *tensor.Dense, w []float64) (float64, []float64, [][]float64) {
 	t.Helper()
-	return evalGraph(t, []*tensor.Dense{z, x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
-		resp, err := ops.NormXCorr(in[0], in[1], w)
-		if err != nil {
-			return nil, nil, err
-		}
-		loss, err := against(g, resp, r)
-		return loss, resp, err
-	})
+	return corrLoss(t, func(z, x *G.Node) (*G.Node, error) { return ops.NormXCorr(z, x, w) }, z, x, r)
 }
 
 // The normalised cross-correlation is a cosine (checked directly for unit

@@ -10,18 +10,10 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// xcorrLoss builds sum(XCorr(z, x) ⊙ r) and returns the loss, the response
-// and the gradients of z and x.
+// xcorrLoss is corrLoss for XCorr.
 func xcorrLoss(t *testing.T, z, x, r *tensor.Dense) (float64, []float64, [][]float64) {
 	t.Helper()
-	return evalGraph(t, []*tensor.Dense{z, x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
-		resp, err := ops.XCorr(in[0], in[1])
-		if err != nil {
-			return nil, nil, err
-		}
-		loss, err := against(g, resp, r)
-		return loss, resp, err
-	})
+	return corrLoss(t, ops.XCorr, z, x, r)
 }
 
 func TestXCorr(t *testing.T) {
