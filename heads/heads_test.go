@@ -5,6 +5,7 @@ import (
 
 	"github.com/siamesenet/siamese/core/coretest"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/heads/xcorr"
 	"github.com/siamesenet/siamese/towers/cnn"
@@ -20,6 +21,8 @@ func TestHeads(t *testing.T) {
 		{"l1sigmoid", nil},
 		{"contrastive", map[string]float64{"margin": 1}},
 		{"contrastive", map[string]float64{"margin": 3}},
+		{"cosine", nil},
+		{"cosine", map[string]float64{"scale": 4, "margin": 0.5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { coretest.TestHead(t, tc.name, tc.config) })
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/cnn"
 	_ "github.com/siamesenet/siamese/towers/mlp"
@@ -350,7 +351,7 @@ func runSearch() error {
 	const dim = 128
 	rng := rand.New(rand.NewPCG(1, 1))
 	fmt.Printf("exact top-5 search, %d-d embeddings, %d cores\n\n| head | embeddings | ms/query | queries/s |\n|---|---|---|---|\n", dim, runtime.NumCPU())
-	for _, head := range []string{"l1sigmoid", "contrastive"} {
+	for _, head := range []string{"l1sigmoid", "contrastive", "cosine"} {
 		h, err := core.NewHead(head, nil, []int{dim}, rng)
 		if err != nil {
 			return err

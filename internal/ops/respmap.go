@@ -306,17 +306,7 @@ func (op *mapLossGradOp) String() string                                 { retur
 func (op *mapLossGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	g := op.loss.g
 	buffer(&op.out, op.loss.dt, op.shape()...)
-	var up float64
-	switch v := inputs[3].Data().(type) {
-	case float32:
-		up = float64(v)
-	case float64:
-		up = v
-	case []float32:
-		up = float64(v[0])
-	case []float64:
-		up = v[0]
-	}
+	up := scalarOf(inputs[3])
 	var db float64
 	switch op.loss.dt {
 	case tensor.Float32:
@@ -405,3 +395,18 @@ func mapScore[T Float](g MapGeom, r []T, bias float64, out []T) {
 
 // Sigmoid is the logistic function, computed without overflow.
 func Sigmoid(x float64) float64 { return sigmoid(x) }
+
+// scalarOf reads the value of a scalar (or one-element) upstream gradient.
+func scalarOf(v G.Value) float64 {
+	switch d := v.Data().(type) {
+	case float32:
+		return float64(d)
+	case float64:
+		return d
+	case []float32:
+		return float64(d[0])
+	case []float64:
+		return d[0]
+	}
+	return math.NaN()
+}
