@@ -320,3 +320,42 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// With PerClass items from each class and Pairs = Items·(Items−1)/2, a
+// batch is every pair of its items once, labelled by class.
+func TestPairSamplerAllPairs(t *testing.T) {
+	set := testSet(10, 5)
+	ps := &imageset.PairSampler{Set: set, Classes: imageset.AllClasses(set), PerClass: 4}
+	bt, err := ps.Batch(core.PairRequest{Seed: 1, Items: 12, Pairs: 66}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bt.Items) != 12 || len(bt.A) != 66 {
+		t.Fatalf("%d items, %d pairs; want 12 and 66", len(bt.Items), len(bt.A))
+	}
+	perClass := map[float32]int{}
+	for _, it := range bt.Items {
+		perClass[it.Dense[0]]++
+	}
+	if len(perClass) != 3 {
+		t.Fatalf("items from %d classes, want 3 of 4 each: %v", len(perClass), perClass)
+	}
+	seen, pos := map[[2]int]bool{}, 0
+	for i := range bt.A {
+		a, b := bt.A[i], bt.B[i]
+		if a >= b || seen[[2]int{a, b}] {
+			t.Fatalf("pair %d (%d,%d) repeats or is out of order", i, a, b)
+		}
+		seen[[2]int{a, b}] = true
+		same := bt.Items[a].Dense[0] == bt.Items[b].Dense[0]
+		if same != (bt.Y[i] == 1) {
+			t.Fatalf("pair %d labelled %v", i, bt.Y[i])
+		}
+		if same {
+			pos++
+		}
+	}
+	if pos != 3*6 {
+		t.Errorf("%d positive pairs, want 18", pos)
+	}
+}

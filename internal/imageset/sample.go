@@ -23,6 +23,9 @@ type PairSampler struct {
 	SameGroup float64
 	// Augment, if set, distorts items when a request asks for augmentation.
 	Augment Augmenter
+	// PerClass is the number of items drawn from each class of a batch;
+	// 0 means 1 + ⌈Pairs/Items⌉.
+	PerClass int
 }
 
 // Augmenter makes a randomly distorted copy of an item [C,H,W].
@@ -31,14 +34,19 @@ type Augmenter interface {
 }
 
 // Batch draws the batch of one step: Items distinct items from classes
-// taken K at a time, where K = 1 + ⌈Pairs/Items⌉ so that there are enough
-// positive pairs; half the pairs are positive, half negative.
+// taken K at a time (PerClass, or 1 + ⌈Pairs/Items⌉ so that there are
+// enough positive pairs); half the pairs are positive, half negative. When
+// Pairs is Items·(Items−1)/2, the batch holds every pair of its items once
+// instead (for losses over a whole batch, such as the cosine head's).
 func (p *PairSampler) Batch(req core.PairRequest, step int) (*core.Batch, error) {
 	if len(p.Classes) < 2 {
 		return nil, fmt.Errorf("pair sampler needs at least 2 classes, has %d", len(p.Classes))
 	}
 	rng := StepRand(req.Seed, step)
-	k := 1 + (req.Pairs+req.Items-1)/req.Items
+	k := p.PerClass
+	if k < 1 {
+		k = 1 + (req.Pairs+req.Items-1)/req.Items
+	}
 	nc := min(max(req.Items/k, 2), len(p.Classes))
 	byGroup := map[string][]int{}
 	for _, c := range p.Classes {
@@ -92,6 +100,18 @@ func (p *PairSampler) Batch(req core.PairRequest, step int) (*core.Batch, error)
 	}
 	if len(pos) == 0 {
 		return nil, fmt.Errorf("batch of %d items has no positive pair", len(bt.Items))
+	}
+	if n := len(bt.Items); n == req.Items && req.Pairs == n*(n-1)/2 {
+		for a := range owner {
+			for b := a + 1; b < n; b++ {
+				y := float32(0)
+				if owner[a] == owner[b] {
+					y = 1
+				}
+				bt.A, bt.B, bt.Y = append(bt.A, a), append(bt.B, b), append(bt.Y, y)
+			}
+		}
+		return bt, nil
 	}
 	rng.Shuffle(len(pos), func(i, j int) { pos[i], pos[j] = pos[j], pos[i] })
 	npos := req.Pairs / 2
