@@ -15,6 +15,7 @@ import (
 	"github.com/siamesenet/siamese/domains/signature"
 	"github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	_ "github.com/siamesenet/siamese/towers/text"
 )
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/domains/face"
 	"github.com/siamesenet/siamese/internal/imageset"
 	"github.com/urfave/cli/v2"
 )
@@ -96,7 +97,8 @@ func faceCommand() *cli.Command {
 		Name:  "face",
 		Usage: "face recognition: train, evaluate, enroll people from 1–5 photos, identify and verify",
 		Subcommands: []*cli.Command{
-			withDomain(trainCommand(), "face"),
+			// every pair of 4 photos of 16 people a step (the face recipe)
+			withDefaults(withDomain(trainCommand(), "face"), map[string]int{"items": face.TrainConfig(0, 0).Items, "pairs": face.TrainConfig(0, 0).Pairs}),
 			withDomain(evalCommand(), "face"),
 			e.enroll(), e.identify(), e.verify(), e.list(),
 		},

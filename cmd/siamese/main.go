@@ -29,6 +29,7 @@ import (
 	_ "github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	_ "github.com/siamesenet/siamese/heads/xcorr"
 	_ "github.com/siamesenet/siamese/towers/cnn"

@@ -15,6 +15,7 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	"github.com/siamesenet/siamese/internal/datadir"
 	_ "github.com/siamesenet/siamese/towers/cnn"
 )
@@ -95,12 +96,14 @@ func TestORL(t *testing.T) {
 	coretest.TestDomain(t, d)
 }
 
-// TestUnseenORL trains on 25 ORL subjects (5 more held out for early
-// stopping) for a bounded number of steps and checks identification and
-// verification of the 10 subjects never seen, against floors well above
-// chance. The target, EER ≤ 10% on every pair of unseen images,
-// is not reached yet (about 23%; see docs/results.md): the test logs the
-// EER without asserting it.
+// TestUnseenORL trains the default face model on the 30 ORL subjects
+// outside the test split (every pair of 4 photos of 16 people a step, 800
+// steps: about 2.5 minutes on 2 cores) and checks verification and
+// identification of the 10 subjects never seen against floors that every
+// seed tried met (EER 9.3–12.0% over every pair of their 100 images; raw
+// pixels 17.8%). The target, EER ≤ 10%, is met by this seed but
+// not by the mean over seeds (about 10.8%; docs/results.md), so the test
+// logs the EER against it without asserting it.
 func TestUnseenORL(t *testing.T) {
 	root := datadir.Domain("att_faces")
 	if root == "" {
@@ -115,11 +118,12 @@ func TestUnseenORL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Schedule: "cosine", Steps: 600, Seed: 1, Augment: true, ValEvery: 100}}
-	tr.Validate = core.AccuracyOn(d, "val-5shot")
-	if _, err := tr.Run(ctx); err != nil {
+	tr := &core.Trainer{Model: m, Domain: d, Config: face.TrainConfig(800, 1)}
+	res, err := tr.Run(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("trained %d steps in %.0f s", res.Steps, res.Seconds)
 	var items []core.Item
 	var labels []int
 	for _, c := range d.Test {
@@ -144,9 +148,12 @@ func TestUnseenORL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("10 unseen subjects: every pair EER %.1f%% (AUC %.3f); against 5-photo enrolments EER %.1f%%; 10-way 5-shot %.1f%%",
+	t.Logf("10 unseen subjects: every pair EER %.1f%% (AUC %.3f; the issue's target: ≤ 10%%); against 5-photo enrolments EER %.1f%%; 10-way 5-shot %.1f%%",
 		100*v.EER, v.AUC, 100*enrolled.EER, 100*id.Accuracy)
-	if id.Accuracy < 0.6 || v.AUC < 0.75 {
-		t.Errorf("10-way 5-shot %.1f%% (want ≥ 60%%, chance 10%%), pair ROC AUC %.3f (want ≥ 0.75)", 100*id.Accuracy, v.AUC)
+	if v.EER > 0.13 || enrolled.EER > 0.08 {
+		t.Errorf("EER %.1f%% on every pair (want ≤ 13%%; raw pixels 17.8%%), %.1f%% against 5-photo enrolments (want ≤ 8%%; raw pixels 10.6%%)", 100*v.EER, 100*enrolled.EER)
+	}
+	if id.Accuracy < 0.85 || v.AUC < 0.94 {
+		t.Errorf("10-way 5-shot %.1f%% (want ≥ 85%%, chance 10%%), pair ROC AUC %.3f (want ≥ 0.94)", 100*id.Accuracy, v.AUC)
 	}
 }

@@ -404,11 +404,12 @@ func runSearch() error {
 }
 
 // runGallery times identification of one probe embedding against a
-// gallery of 10,000 people with 1 and 5 photos each (128-d embeddings).
+// gallery of 10,000 people with 1 and 5 photos each (128-d embeddings,
+// the face domain's cosine head).
 func runGallery() error {
 	const dim = 128
 	rng := rand.New(rand.NewPCG(2, 2))
-	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":4,"embed":128}`), Head: "contrastive"}, core.Preprocess{}, 1)
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":4,"embed":128}`), Head: "cosine"}, core.Preprocess{}, 1)
 	if err != nil {
 		return err
 	}

@@ -114,11 +114,17 @@ func Cosine(a, c []float32) float64 {
 // Score implements core.Head.
 func (h *Head) Score(a, c []float32) float32 { return float32(0.5 + 0.5*Cosine(a, c)) }
 
+// zeros is read-only: squared norms are squared distances to it.
+var zeros [1024]float32
+
 // RankKeys implements core.Ranker: the key is the cosine, computed from
 // squared distances (vectorised) as (|q|² + |r|² − |q−r|²) / (2·|q|·|r|).
 func (h *Head) RankKeys(q, db, keys []float32) {
 	d := len(q)
-	zero := make([]float32, d)
+	zero := zeros[:min(d, len(zeros))]
+	if len(zero) < d {
+		zero = make([]float32, d)
+	}
 	qq := float64(vec.SqDist(q, zero))
 	for i := range keys {
 		r := db[i*d : (i+1)*d]
