@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/siamesenet/siamese/domains/face"
+	"github.com/urfave/cli/v2"
 )
 
 func writeImage(t *testing.T, path string, img image.Image) {
@@ -71,5 +75,45 @@ func TestFaceGalleryCommands(t *testing.T) {
 	}
 	if _, err := run(t, "face", "gallery", "remove", "-m", model, "-g", gal, "ann"); err != nil {
 		t.Error(err)
+	}
+}
+
+// `siamese face train` defaults to the face recipe (face.TrainConfig) but
+// trains on the "train" split, leaving the validation subjects to
+// calibrate the threshold.
+func TestFaceTrainDefaults(t *testing.T) {
+	var train *cli.Command
+	for _, c := range newApp().Commands {
+		if c.Name == "face" {
+			for _, s := range c.Subcommands {
+				if s.Name == "train" {
+					train = s
+				}
+			}
+		}
+	}
+	if train == nil {
+		t.Fatal("no face train command")
+	}
+	r := face.TrainConfig(800, 1)
+	want := map[string]string{"items": fmt.Sprint(r.Items), "pairs": fmt.Sprint(r.Pairs), "steps": "800", "lr": fmt.Sprint(r.LR),
+		"weight-decay": fmt.Sprint(r.WeightDecay), "schedule": r.Schedule, "augment": "true", "domain": face.Name}
+	for _, f := range train.Flags {
+		name := f.Names()[0]
+		w, ok := want[name]
+		if !ok {
+			continue
+		}
+		delete(want, name)
+		got := f.(cli.DocGenerationFlag).GetValue()
+		if b, ok := f.(*cli.BoolFlag); ok {
+			got = fmt.Sprint(b.Value)
+		}
+		if got != w && got != fmt.Sprintf("%q", w) {
+			t.Errorf("--%s defaults to %s, want %s", name, got, w)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("flags missing: %v", want)
 	}
 }

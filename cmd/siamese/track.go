@@ -17,12 +17,26 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// withDefaults sets the default values of int flags of cmd.
-func withDefaults(cmd *cli.Command, ints map[string]int) *cli.Command {
+// withDefaults sets the default values of flags of cmd (int, float,
+// string and bool flags, by name): a domain's training recipe.
+func withDefaults(cmd *cli.Command, values map[string]any) *cli.Command {
 	for _, f := range cmd.Flags {
-		if inf, ok := f.(*cli.IntFlag); ok {
-			if v, ok := ints[inf.Name]; ok {
-				inf.Value = v
+		for _, name := range f.Names()[:1] {
+			v, ok := values[name]
+			if !ok {
+				continue
+			}
+			switch fl := f.(type) {
+			case *cli.IntFlag:
+				fl.Value = v.(int)
+			case *cli.Float64Flag:
+				fl.Value = v.(float64)
+			case *cli.StringFlag:
+				fl.Value = v.(string)
+			case *cli.BoolFlag:
+				fl.Value = v.(bool)
+			default:
+				panic(fmt.Sprintf("withDefaults: flag %s of type %T", name, f))
 			}
 		}
 	}
@@ -30,7 +44,7 @@ func withDefaults(cmd *cli.Command, ints map[string]int) *cli.Command {
 }
 
 func trackCommand() *cli.Command {
-	train := withDefaults(withDomain(trainCommand(), tracking.Name), map[string]int{"items": 24, "pairs": 16, "val-every": 200})
+	train := withDefaults(withDomain(trainCommand(), tracking.Name), map[string]any{"items": 24, "pairs": 16, "val-every": 200})
 	return &cli.Command{
 		Name:      "track",
 		Usage:     "follow an object through a video from a box in its first frame (SiamFC); train and evaluate trackers",

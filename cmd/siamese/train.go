@@ -133,7 +133,7 @@ func trainCommand() *cli.Command {
 			&cli.Float64Flag{Name: "decay-rate", Value: 0.5, Usage: "step schedule: factor per decay"},
 			&cli.IntFlag{Name: "warmup", Usage: "linear warm-up steps"},
 			&cli.IntFlag{Name: "items", Value: 64, Usage: "distinct items per batch (each embedded once)"},
-			&cli.IntFlag{Name: "pairs", Value: 128, Usage: "pairs per batch, half positive"},
+			&cli.IntFlag{Name: "pairs", Value: 128, Usage: "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch"},
 			&cli.IntFlag{Name: "steps", Usage: "step budget"},
 			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed gives the same weights"},
