@@ -33,9 +33,10 @@ func BatchNormParams(prefix string, c int, spatial bool) (gamma, beta, mean, var
 
 // BatchNorm normalises x per channel: with the batch's statistics in a
 // training graph (and updates the running statistics after each run with
-// the given momentum), with the running statistics otherwise.
-func BatchNorm(b *core.Builder, x *G.Node, gamma, beta, mean, variance *core.Param, momentum float64) (*G.Node, error) {
-	y, stats, err := ops.BatchNorm(x, b.Param(gamma), b.Param(beta), b.Param(mean), b.Param(variance), b.Training, BatchNormEps)
+// the given momentum), with the running statistics otherwise; then a ReLU
+// when relu is set (fused into the same op).
+func BatchNorm(b *core.Builder, x *G.Node, gamma, beta, mean, variance *core.Param, momentum float64, relu bool) (*G.Node, error) {
+	y, stats, err := ops.BatchNorm(x, b.Param(gamma), b.Param(beta), b.Param(mean), b.Param(variance), b.Training, relu, BatchNormEps)
 	if err != nil {
 		return nil, fmt.Errorf("batch norm %s: %w", gamma.Name, err)
 	}

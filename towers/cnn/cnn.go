@@ -186,10 +186,7 @@ func (t *Tower) Build(b *core.Builder, x *G.Node) (*G.Node, error) {
 				return nil, err
 			}
 			bn := t.bn[i]
-			if x, err = nn.BatchNorm(b, x, bn[0], bn[1], bn[2], bn[3], 0.9); err != nil {
-				return nil, err
-			}
-			if x, err = nn.Activate(x, "relu"); err != nil {
+			if x, err = nn.BatchNorm(b, x, bn[0], bn[1], bn[2], bn[3], 0.9, true); err != nil {
 				return nil, err
 			}
 		} else if x, err = nn.Conv2D(b, x, t.convW[i], t.convB[i], true); err != nil {
