@@ -98,12 +98,10 @@ func TestORL(t *testing.T) {
 
 // TestUnseenORL trains the default face model on the 30 ORL subjects
 // outside the test split (every pair of 4 photos of 16 people a step, 800
-// steps: about 2.5 minutes on 2 cores) and checks verification and
-// identification of the 10 subjects never seen against floors that every
-// seed tried met (EER 9.3–12.0% over every pair of their 100 images; raw
-// pixels 17.8%). The target, EER ≤ 10%, is met by this seed but
-// not by the mean over seeds (about 10.8%; docs/results.md), so the test
-// logs the EER against it without asserting it.
+// steps: about 4 minutes on 2 idle cores) and checks verification and
+// identification of the 10 subjects never seen: the target, EER ≤
+// 10% over every pair of their 100 images (raw pixels 17.8%; every seed
+// tried gave 8.4–9.8%, docs/results.md), and floors for the rest.
 func TestUnseenORL(t *testing.T) {
 	root := datadir.Domain("att_faces")
 	if root == "" {
@@ -148,12 +146,12 @@ func TestUnseenORL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("10 unseen subjects: every pair EER %.1f%% (AUC %.3f; the issue's target: ≤ 10%%); against 5-photo enrolments EER %.1f%%; 10-way 5-shot %.1f%%",
+	t.Logf("10 unseen subjects: every pair EER %.1f%% (AUC %.3f); against 5-photo enrolments EER %.1f%%; 10-way 5-shot %.1f%%",
 		100*v.EER, v.AUC, 100*enrolled.EER, 100*id.Accuracy)
-	if v.EER > 0.13 || enrolled.EER > 0.08 {
-		t.Errorf("EER %.1f%% on every pair (want ≤ 13%%; raw pixels 17.8%%), %.1f%% against 5-photo enrolments (want ≤ 8%%; raw pixels 10.6%%)", 100*v.EER, 100*enrolled.EER)
+	if v.EER > 0.10 || enrolled.EER > 0.06 {
+		t.Errorf("EER %.1f%% on every pair (want ≤ 10%%; raw pixels 17.8%%), %.1f%% against 5-photo enrolments (want ≤ 6%%; raw pixels 10.6%%)", 100*v.EER, 100*enrolled.EER)
 	}
-	if id.Accuracy < 0.85 || v.AUC < 0.94 {
-		t.Errorf("10-way 5-shot %.1f%% (want ≥ 85%%, chance 10%%), pair ROC AUC %.3f (want ≥ 0.94)", 100*id.Accuracy, v.AUC)
+	if id.Accuracy < 0.88 || v.AUC < 0.96 {
+		t.Errorf("10-way 5-shot %.1f%% (want ≥ 88%%, chance 10%%), pair ROC AUC %.3f (want ≥ 0.96)", 100*id.Accuracy, v.AUC)
 	}
 }
