@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"image"
 	"image/png"
@@ -115,5 +116,42 @@ func TestFaceTrainDefaults(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("flags missing: %v", want)
+	}
+}
+
+// A --duration given alone replaces face train's default step budget; with
+// --steps both hold.
+func TestStepBudget(t *testing.T) {
+	var train *cli.Command
+	for _, c := range newApp().Commands {
+		if c.Name == "face" {
+			for _, s := range c.Subcommands {
+				if s.Name == "train" {
+					train = s
+				}
+			}
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, 800},
+		{[]string{"--duration", "2m"}, 0},
+		{[]string{"--duration", "2m", "--steps", "300"}, 300},
+		{[]string{"--steps", "300"}, 300},
+	} {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		for _, f := range train.Flags {
+			if err := f.Apply(fs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := stepBudget(cli.NewContext(newApp(), fs, nil)); got != tc.want {
+			t.Errorf("face train %v: step budget %d, want %d", tc.args, got, tc.want)
+		}
 	}
 }

@@ -134,7 +134,7 @@ func trainCommand() *cli.Command {
 			&cli.IntFlag{Name: "warmup", Usage: "linear warm-up steps"},
 			&cli.IntFlag{Name: "items", Value: 64, Usage: "distinct items per batch (each embedded once)"},
 			&cli.IntFlag{Name: "pairs", Value: 128, Usage: "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch"},
-			&cli.IntFlag{Name: "steps", Usage: "step budget"},
+			&cli.IntFlag{Name: "steps", Usage: "step budget (a --duration given alone replaces its default)"},
 			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed gives the same weights"},
 			&cli.BoolFlag{Name: "augment", Usage: "random affine distortions"},
@@ -149,6 +149,16 @@ func trainCommand() *cli.Command {
 		),
 		Action: runTrain,
 	}
+}
+
+// stepBudget is --steps, except that a --duration given without --steps
+// replaces a command's default step budget (face train's 800) rather than
+// racing it.
+func stepBudget(c *cli.Context) int {
+	if c.IsSet("duration") && !c.IsSet("steps") {
+		return 0
+	}
+	return c.Int("steps")
 }
 
 func runTrain(c *cli.Context) error {
@@ -219,7 +229,7 @@ func runTrain(c *cli.Context) error {
 			Optimizer: c.String("optimizer"), LR: c.Float64("lr"), Momentum: c.Float64("momentum"),
 			WeightDecay: c.Float64("weight-decay"), Schedule: c.String("schedule"), DecayEvery: c.Int("decay-every"),
 			DecayRate: c.Float64("decay-rate"), Warmup: c.Int("warmup"), Items: c.Int("items"), Pairs: c.Int("pairs"),
-			Steps: c.Int("steps"), Duration: c.Duration("duration"), Seed: c.Uint64("seed"), Augment: c.Bool("augment"),
+			Steps: stepBudget(c), Duration: c.Duration("duration"), Seed: c.Uint64("seed"), Augment: c.Bool("augment"),
 			ValEvery: c.Int("val-every"), Patience: c.Int("patience"), Checkpoint: ckpt, CkptEvery: c.Int("ckpt-every"),
 		}}
 		if tr.Config.Steps == 0 && tr.Config.Duration == 0 {
