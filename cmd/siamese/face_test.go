@@ -79,23 +79,27 @@ func TestFaceGalleryCommands(t *testing.T) {
 	}
 }
 
-// `siamese face train` defaults to the face recipe (face.TrainConfig) but
-// trains on the "train" split, leaving the validation subjects to
-// calibrate the threshold.
-func TestFaceTrainDefaults(t *testing.T) {
-	var train *cli.Command
+// faceTrainCommand returns the app's `face train` command.
+func faceTrainCommand(t *testing.T) *cli.Command {
+	t.Helper()
 	for _, c := range newApp().Commands {
 		if c.Name == "face" {
 			for _, s := range c.Subcommands {
 				if s.Name == "train" {
-					train = s
+					return s
 				}
 			}
 		}
 	}
-	if train == nil {
-		t.Fatal("no face train command")
-	}
+	t.Fatal("no face train command")
+	return nil
+}
+
+// `siamese face train` defaults to the face recipe (face.TrainConfig) but
+// trains on the "train" split, leaving the validation subjects to
+// calibrate the threshold.
+func TestFaceTrainDefaults(t *testing.T) {
+	train := faceTrainCommand(t)
 	r := face.TrainConfig(800, 1)
 	want := map[string]string{"items": fmt.Sprint(r.Items), "pairs": fmt.Sprint(r.Pairs), "steps": "800", "lr": fmt.Sprint(r.LR),
 		"weight-decay": fmt.Sprint(r.WeightDecay), "schedule": r.Schedule, "augment": "true", "domain": face.Name}
@@ -122,16 +126,7 @@ func TestFaceTrainDefaults(t *testing.T) {
 // A --duration given alone replaces face train's default step budget; with
 // --steps both hold.
 func TestStepBudget(t *testing.T) {
-	var train *cli.Command
-	for _, c := range newApp().Commands {
-		if c.Name == "face" {
-			for _, s := range c.Subcommands {
-				if s.Name == "train" {
-					train = s
-				}
-			}
-		}
-	}
+	train := faceTrainCommand(t)
 	for _, tc := range []struct {
 		args []string
 		want int
