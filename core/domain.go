@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -21,7 +22,13 @@ type Description struct {
 	Rule   *ScoreRule `json:"rule,omitempty"`
 	Splits []string   `json:"splits"` // e.g. train, val
 	Tasks  []string   `json:"tasks"`  // evaluation tasks, e.g. lake20
+	// Policy is the domain's recipe, data folder, validation task and
+	// enrolment rules.
+	Policy Policy `json:"policy"`
 }
+
+// HasTask reports whether the domain offers an evaluation task.
+func (d Description) HasTask(task string) bool { return slices.Contains(d.Tasks, task) }
 
 // PairRequest asks a domain for a stream of training batches.
 type PairRequest struct {
@@ -70,32 +77,6 @@ type DomainOptions struct {
 
 // DomainFactory opens a domain.
 type DomainFactory func(opts DomainOptions) (Domain, error)
-
-var domainFactories = map[string]DomainFactory{}
-
-// RegisterDomain makes a domain available by name.
-func RegisterDomain(name string, f DomainFactory) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := domainFactories[name]; dup {
-		panic("core: RegisterDomain called twice for " + name)
-	}
-	domainFactories[name] = f
-}
-
-// OpenDomain opens a registered domain.
-func OpenDomain(name string, opts DomainOptions) (Domain, error) {
-	regMu.RLock()
-	f, ok := domainFactories[name]
-	regMu.RUnlock()
-	if !ok {
-		return nil, fmt.Errorf("unknown domain %q (registered: %v)", name, Domains())
-	}
-	return f(opts)
-}
-
-// Domains lists the registered domain names.
-func Domains() []string { return keys(domainFactories) }
 
 // Int reads option key of o.Extra as a non-negative integer (def when
 // absent).

@@ -2,8 +2,12 @@ package core
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 )
@@ -18,18 +22,15 @@ type Item struct {
 // Preprocess records how raw inputs become items for this model, so a model
 // file alone is enough to embed new data.
 type Preprocess struct {
-	Kind     string `json:"kind"`               // "image", "text", ...
-	Width    int    `json:"width,omitempty"`    // image width in pixels
-	Height   int    `json:"height,omitempty"`   // image height in pixels
-	Channels int    `json:"channels,omitempty"` // 1 gray, 3 RGB
-	Invert   bool   `json:"invert,omitempty"`   // dark ink on light paper becomes bright
-	// Fit is how an image meets the input size: "" stretches the whole
-	// image; "ink" removes the background (Otsu's threshold), crops to the
-	// ink's bounding box and scales it keeping its aspect ratio, padded
-	// (for signatures; ink comes out bright, so Invert is not needed).
-	Fit  string  `json:"fit,omitempty"`
-	Mean float32 `json:"mean"` // subtracted after scaling to [0,1]
-	Std  float32 `json:"std"`  // divided by after Mean; 0 means 1
+	// Kind names the registered decoder of the model's inputs: "image",
+	// "text", or a domain's own ("ink" for signatures).
+	Kind     string  `json:"kind"`
+	Width    int     `json:"width,omitempty"`    // image width in pixels
+	Height   int     `json:"height,omitempty"`   // image height in pixels
+	Channels int     `json:"channels,omitempty"` // 1 gray, 3 RGB
+	Invert   bool    `json:"invert,omitempty"`   // dark ink on light paper becomes bright
+	Mean     float32 `json:"mean"`               // subtracted after scaling to [0,1]
+	Std      float32 `json:"std"`                // divided by after Mean; 0 means 1
 	// Extra holds domain-specific settings (for example a hashing size).
 	Extra map[string]string `json:"extra,omitempty"`
 }
@@ -56,6 +57,17 @@ type TrainInfo struct {
 	LastLoss      float64            `json:"last_loss"`
 	Metrics       map[string]float64 `json:"metrics,omitempty"`
 	Created       string             `json:"created,omitempty"`
+	// Calibration says where Threshold came from; nil: never calibrated
+	// (DefaultThreshold).
+	Calibration *Calibration `json:"calibration,omitempty"`
+}
+
+// Calibration records how a model's threshold was chosen.
+type Calibration struct {
+	Task  string  `json:"task"`          // the validation task whose pairs set it
+	Pairs int     `json:"pairs"`         // how many pairs it scored
+	At    string  `json:"at"`            // "eer", or "far" at FAR
+	FAR   float64 `json:"far,omitempty"` // the target false-accept rate
 }
 
 // Model is a tower, a head, the preprocessing of its inputs and a calibrated
@@ -175,4 +187,24 @@ func (m *Model) Close() {
 		n.Close()
 	}
 	m.embeds = nil
+}
+
+// ID is a fingerprint of the model: its spec and weights. A gallery
+// records the ID of the model that made its embeddings.
+func (m *Model) ID() string {
+	h := sha256.New()
+	spec, _ := json.Marshal(m.Spec)
+	h.Write(spec)
+	buf := make([]byte, 0, 1<<16)
+	for _, p := range m.Params() {
+		for _, v := range p.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+	}
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

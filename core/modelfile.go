@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/siamesenet/siamese/internal/container"
@@ -35,41 +36,29 @@ type tensorEntry struct {
 }
 
 type fileHeader struct {
-	Spec       Spec          `json:"spec"`
-	Preprocess Preprocess    `json:"preprocess"`
-	Input      InputSpec     `json:"input"`
-	Output     []int         `json:"output"`
-	Threshold  float64       `json:"threshold"`
-	Rule       *ScoreRule    `json:"rule,omitempty"`
-	Info       TrainInfo     `json:"info"`
-	Tensors    []tensorEntry `json:"tensors"`
-	Trainer    *TrainerState `json:"trainer,omitempty"`
-}
-
-// TrainerState is what a checkpoint adds to a model so that a resumed run
-// continues the same run.
-type TrainerState struct {
-	Step      int         `json:"step"`
-	Pairs     int64       `json:"pairs"`
-	Seconds   float64     `json:"seconds"`
-	Config    TrainConfig `json:"config"`
-	BestScore float64     `json:"best_score"`
-	BestStep  int         `json:"best_step"` // 0: no validation yet
-	Bad       int         `json:"bad_validations"`
-	OptStep   int         `json:"opt_step"`
-	// Moments names the optimizer tensors stored after the weights.
-	Moments []string `json:"moments,omitempty"`
+	Spec       Spec            `json:"spec"`
+	Preprocess Preprocess      `json:"preprocess"`
+	Input      InputSpec       `json:"input"`
+	Output     []int           `json:"output"`
+	Threshold  float64         `json:"threshold"`
+	Rule       *ScoreRule      `json:"rule,omitempty"`
+	Info       TrainInfo       `json:"info"`
+	Tensors    []tensorEntry   `json:"tensors"`
+	Trainer    json.RawMessage `json:"trainer,omitempty"`
 }
 
 // Save writes the model to path atomically.
-func (m *Model) Save(path string) error { return m.save(path, nil, nil) }
+func (m *Model) Save(path string) error { return m.SaveCheckpoint(path, nil, nil) }
 
-func (m *Model) save(path string, st *TrainerState, extra []*Param) error {
+// SaveCheckpoint writes the model with a trainer's state (its own JSON,
+// which the file keeps as it is) and extra tensors (the optimizer's) after
+// the weights, atomically.
+func (m *Model) SaveCheckpoint(path string, state json.RawMessage, extra []*Param) error {
 	if m.Info.Created == "" {
 		m.Info.Created = time.Now().UTC().Format(time.RFC3339)
 	}
 	h := fileHeader{Spec: m.Spec, Preprocess: m.Preprocess, Input: m.Tower.Input(), Output: m.Tower.Output(),
-		Threshold: m.Threshold, Rule: m.Rule, Info: m.Info, Trainer: st}
+		Threshold: m.Threshold, Rule: m.Rule, Info: m.Info, Trainer: state}
 	params := append(m.Params(), extra...)
 	for _, p := range params {
 		h.Tensors = append(h.Tensors, tensorEntry{p.Name, p.Shape})
@@ -88,12 +77,15 @@ func (m *Model) save(path string, st *TrainerState, extra []*Param) error {
 // Load reads a model file. Any problem (missing, foreign, other version,
 // truncated, corrupt, unknown tower) is one error naming the file.
 func Load(path string) (*Model, error) {
-	m, _, _, err := load(path)
+	m, _, _, err := LoadCheckpoint(path)
 	return m, err
 }
 
-func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
-	fail := func(err error) (*Model, *TrainerState, map[string][]float32, error) {
+// LoadCheckpoint reads a model file with what SaveCheckpoint added: the
+// trainer's state (nil for a plain model file) and the extra tensors by
+// name.
+func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32, error) {
+	fail := func(err error) (*Model, json.RawMessage, map[string][]float32, error) {
 		return nil, nil, nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	f, err := container.Read(path, magic, FormatVersion)
@@ -107,7 +99,7 @@ func load(path string) (*Model, *TrainerState, map[string][]float32, error) {
 	if err := json.Unmarshal(f.Header, &h); err != nil {
 		return fail(fmt.Errorf("header: %w", err))
 	}
-	m, err := build(h.Spec, h.Preprocess, newRand(0))
+	m, err := build(h.Spec, h.Preprocess, rand.New(rand.NewPCG(0, 0x5ea4e5e)))
 	if err != nil {
 		return fail(err)
 	}

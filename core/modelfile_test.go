@@ -126,3 +126,24 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// Tower and head configs are decoded strictly: a typo or a wrong type is
+// an error that names the field, not a silently ignored setting.
+func TestStrictConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		spec core.Spec
+		want string // "" builds
+	}{
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"embed":4}`), Head: "contrastive"}, ""},
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"embd":4}`), Head: "contrastive"}, `mlp config: unknown field "embd"`},
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":"six"}`), Head: "contrastive"}, `mlp config: field "input"`},
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6} {}`), Head: "contrastive"}, "data after"},
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"embed":4}`), Head: "contrastive", HeadConfig: json.RawMessage(`{"margn":2}`)}, `contrastive config: unknown field "margn"`},
+		{core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"embed":4}`), Head: "l1sigmoid", HeadConfig: json.RawMessage(`{"x":1}`)}, `l1sigmoid config: unknown field "x"`},
+	} {
+		_, err := core.New(tc.spec, core.Preprocess{}, 1)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s %s / %s %s: %v, want %q", tc.spec.Tower, tc.spec.TowerConfig, tc.spec.Head, tc.spec.HeadConfig, err, tc.want)
+		}
+	}
+}

@@ -125,6 +125,10 @@ func (m *Model) NewTrainNet64(items, pairs int) (*Net, error) {
 // Params lists the net's learnables, in the order of Grad.
 func (n *Net) Params() []*Param { return n.params }
 
+// Sparse returns, per param, its row-sparse gradient store (nil for a
+// dense param), as an optimizer needs it.
+func (n *Net) Sparse() []*SparseGrad { return n.sparse }
+
 func (n *Net) setItems(items []Item) error {
 	if len(items) > n.items {
 		return fmt.Errorf("batch has %d items, net takes %d", len(items), n.items)
@@ -295,9 +299,9 @@ func (n *Net) Grad(i int) ([]float64, error) {
 	return nil, fmt.Errorf("unexpected gradient type %T", g.Data())
 }
 
-// grad32 returns the float32 gradient slice of Params()[i] without copying
-// (nil for a Sparse param: its rows are in n.sparse[i]).
-func (n *Net) grad32(i int) ([]float32, error) {
+// Grad32 returns the float32 gradient slice of Params()[i] without copying
+// (nil for a Sparse param: its rows are in Sparse()[i]).
+func (n *Net) Grad32(i int) ([]float32, error) {
 	if n.sparse[i] != nil {
 		return nil, nil
 	}
@@ -310,11 +314,6 @@ func (n *Net) grad32(i int) ([]float32, error) {
 		return nil, fmt.Errorf("gradient of %s is %T, want []float32", n.params[i].Name, g.Data())
 	}
 	return d, nil
-}
-
-// SetParam64 overwrites the float64 copy of Params()[i] (gradient checks).
-func (n *Net) SetParam64(i int, data []float64) {
-	copy(n.nodes[i].Value().Data().([]float64), data)
 }
 
 // Param64 returns the float64 copy of Params()[i] (gradient checks).

@@ -75,23 +75,19 @@ var (
 
 // RegisterTower makes a tower available by name. It panics on a duplicate,
 // as database/sql.Register does.
-func RegisterTower(name string, f TowerFactory) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := towers[name]; dup {
-		panic("core: RegisterTower called twice for " + name)
-	}
-	towers[name] = f
-}
+func RegisterTower(name string, f TowerFactory) { register(towers, "RegisterTower", name, f) }
 
 // RegisterHead makes a head available by name.
-func RegisterHead(name string, f HeadFactory) {
+func RegisterHead(name string, f HeadFactory) { register(heads, "RegisterHead", name, f) }
+
+// register adds v to a registry under name, once.
+func register[V any](m map[string]V, what, name string, v V) {
 	regMu.Lock()
 	defer regMu.Unlock()
-	if _, dup := heads[name]; dup {
-		panic("core: RegisterHead called twice for " + name)
+	if _, dup := m[name]; dup {
+		panic("core: " + what + " called twice for " + name)
 	}
-	heads[name] = f
+	m[name] = v
 }
 
 // NewTower builds a registered tower.

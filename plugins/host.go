@@ -116,13 +116,35 @@ func Start(path string, o Options) (*Plugin, error) {
 
 // About returns the name and version the plugin reports.
 func (p *Plugin) About(ctx context.Context) (name, version string, err error) {
+	m, err := p.about(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return m.Name, m.Version, nil
+}
+
+// Policy returns the policy of the plugin's domain, known before it is
+// opened (the defaults for a plugin older than policies).
+func (p *Plugin) Policy(ctx context.Context) (core.Policy, error) {
+	var pol core.Policy
+	m, err := p.about(ctx)
+	if err != nil {
+		return pol, err
+	}
+	if err := decodePolicy(m.Policy, &pol); err != nil {
+		return pol, p.wrap("about", err)
+	}
+	return pol, nil
+}
+
+func (p *Plugin) about(ctx context.Context) (*pb.AboutReply, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	m, err := p.rpc.About(ctx, &pb.AboutRequest{})
 	if err != nil {
-		return "", "", p.wrap("about", err)
+		return nil, p.wrap("about", err)
 	}
-	return m.Name, m.Version, nil
+	return m, nil
 }
 
 // Close ends the plugin process.

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 
 	"github.com/hashicorp/go-plugin"
@@ -48,6 +49,19 @@ type Config struct {
 	Name    string             // domain name, e.g. "shapes"
 	Version string             // the plugin's own version
 	Open    core.DomainFactory // opens the domain with the host's options
+	// Policy is the domain's policy, known to the host before it opens
+	// the domain (its data folder, for one); an opened domain's
+	// description carries it too unless it states its own.
+	Policy core.Policy
+}
+
+// Builtin is the Config that serves a registered (built-in) domain out of
+// process, with its registered policy.
+func Builtin(name, version string) Config {
+	pol, _ := core.DomainPolicy(name)
+	return Config{Name: name, Version: version, Policy: pol, Open: func(o core.DomainOptions) (core.Domain, error) {
+		return core.OpenDomain(name, o)
+	}}
 }
 
 // versionedPlugins returns the plugin sets by protocol version.
@@ -93,7 +107,11 @@ type server struct {
 }
 
 func (s *server) About(context.Context, *pb.AboutRequest) (*pb.AboutReply, error) {
-	return &pb.AboutReply{Name: s.cfg.Name, Version: s.cfg.Version}, nil
+	pol, err := json.Marshal(s.cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.AboutReply{Name: s.cfg.Name, Version: s.cfg.Version, Policy: pol}, nil
 }
 
 func (s *server) domain() (core.Domain, error) {
@@ -113,7 +131,11 @@ func (s *server) Open(_ context.Context, req *pb.OpenRequest) (*pb.Description, 
 	s.mu.Lock()
 	s.dom = d
 	s.mu.Unlock()
-	return toDescription(d.Describe())
+	desc := d.Describe()
+	if reflect.DeepEqual(desc.Policy, core.Policy{}) {
+		desc.Policy = s.cfg.Policy
+	}
+	return toDescription(desc)
 }
 
 func (s *server) Pairs(req *pb.PairRequest, out pb.Domain_PairsServer) error {
@@ -182,7 +204,11 @@ func toDescription(d core.Description) (*pb.Description, error) {
 			return nil, err
 		}
 	}
-	return &pb.Description{Name: d.Name, Version: d.Version, InputKind: d.InputKind, InputSpecKind: string(d.Input.Kind),
+	pol, err := json.Marshal(d.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.Description{Policy: pol, Name: d.Name, Version: d.Version, InputKind: d.InputKind, InputSpecKind: string(d.Input.Kind),
 		InputShape: int32s(d.Input.Shape), Tower: d.Spec.Tower, TowerConfig: d.Spec.TowerConfig, Head: d.Spec.Head,
 		HeadConfig: d.Spec.HeadConfig, Preprocess: pre, Splits: d.Splits, Tasks: d.Tasks, Rule: rule}, nil
 }
@@ -203,7 +229,27 @@ func fromDescription(m *pb.Description) (core.Description, error) {
 			return d, fmt.Errorf("score rule: %w", err)
 		}
 	}
+	if err := decodePolicy(m.Policy, &d.Policy); err != nil {
+		return d, err
+	}
 	return d, nil
+}
+
+// decodePolicy reads a policy sent by a plugin; a plugin older than
+// policies sends none, and keeps the defaults.
+func decodePolicy(raw []byte, p *core.Policy) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, p); err != nil {
+		return fmt.Errorf("policy: %w", err)
+	}
+	if p.Enrolment != nil {
+		if err := p.Enrolment.Check(); err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
+	}
+	return nil
 }
 
 func toBatch(b *core.Batch) *pb.Batch {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
 	"github.com/siamesenet/siamese/internal/plots"
 	"github.com/urfave/cli/v2"
 )
@@ -18,7 +19,7 @@ func evalCommand() *cli.Command {
 			modelFlag(),
 			&cli.StringFlag{Name: "task", Usage: "evaluation task (default: the domain's first)"},
 			thresholdFlag(),
-			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+			jsonFlag(),
 			&cli.StringFlag{Name: "plots", Usage: "write roc.png and scores.png into this folder"},
 			&cli.StringFlag{Name: "aggregate", Usage: "verify each query against each class's references together (mean or max) instead of one by one (default: the model's rule, if it has one)"},
 		),
@@ -44,7 +45,7 @@ func evalCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			id, v, err := core.Evaluate(c.Context, m, eps, countBar(len(eps), "episodes", c.Bool("json")))
+			id, v, err := metrics.Evaluate(c.Context, m, eps, countBar(c, len(eps), "episodes", c.Bool("json")))
 			if err != nil {
 				return err
 			}
@@ -53,7 +54,7 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			if rule != nil {
-				if v, err = core.VerifyEnrolled(c.Context, m, eps, *rule); err != nil {
+				if v, err = metrics.VerifyEnrolled(c.Context, m, eps, *rule); err != nil {
 					return err
 				}
 			}
@@ -71,17 +72,17 @@ func evalCommand() *cli.Command {
 			}
 			farTh, tar := v.ThresholdAtFAR(1e-3)
 			if c.Bool("json") {
-				return printJSON(map[string]any{"task": task, "identification": id, "verification": v, "tar_at_far_1e-3": tar, "threshold_at_far_1e-3": farTh})
+				return printJSON(c, map[string]any{"task": task, "identification": id, "verification": v, "tar_at_far_1e-3": tar, "threshold_at_far_1e-3": farTh})
 			}
 			if id.Trials > 0 {
-				fmt.Printf("%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
+				fmt.Fprintf(c.App.Writer, "%s: %d-way %d-shot accuracy %.1f%% over %d trials (chance %.1f%%)\n", task, id.Ways, id.Shots, 100*id.Accuracy, id.Trials, 100*id.Chance)
 			}
 			if rule != nil {
-				fmt.Printf("%s: each query against the references of each class (%s)\n", task, rule)
+				fmt.Fprintf(c.App.Writer, "%s: each query against the references of each class (%s)\n", task, rule)
 			}
-			fmt.Printf("pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
-			fmt.Printf("at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
-			fmt.Printf("TAR at FAR 1e-3: %.2f%% (threshold %.4f)\n", 100*tar, farTh)
+			fmt.Fprintf(c.App.Writer, "pairs: %d (%d same); ROC AUC %.4f; EER %.2f%% at threshold %.4f\n", v.Pairs, v.Positives, v.AUC, 100*v.EER, v.EERThresh)
+			fmt.Fprintf(c.App.Writer, "at threshold %.4f: accuracy %.2f%%, FAR %.2f%%, FRR %.2f%%\n", v.Threshold, 100*v.Accuracy, 100*v.FAR, 100*v.FRR)
+			fmt.Fprintf(c.App.Writer, "TAR at FAR 1e-3: %.2f%% (threshold %.4f)\n", 100*tar, farTh)
 			return nil
 		},
 	}

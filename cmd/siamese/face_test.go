@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"fmt"
 	"image"
 	"image/png"
 	"os"
@@ -79,62 +78,30 @@ func TestFaceGalleryCommands(t *testing.T) {
 	}
 }
 
-// faceTrainCommand returns the app's `face train` command.
-func faceTrainCommand(t *testing.T) *cli.Command {
-	t.Helper()
+// `siamese face train` trains by the face recipe of the domain's policy
+// (on the "train" split, leaving the validation subjects to calibrate the
+// threshold); a flag the user sets wins, and a --duration given alone
+// replaces the recipe's step budget.
+func TestTrainConfigFromRecipe(t *testing.T) {
+	var train *cli.Command
 	for _, c := range newApp().Commands {
-		if c.Name == "face" {
-			for _, s := range c.Subcommands {
-				if s.Name == "train" {
-					return s
-				}
+		for _, s := range c.Subcommands {
+			if c.Name == "face" && s.Name == "train" {
+				train = s
 			}
 		}
 	}
-	t.Fatal("no face train command")
-	return nil
-}
-
-// `siamese face train` defaults to the face recipe (face.TrainConfig) but
-// trains on the "train" split, leaving the validation subjects to
-// calibrate the threshold.
-func TestFaceTrainDefaults(t *testing.T) {
-	train := faceTrainCommand(t)
-	r := face.TrainConfig(800, 1)
-	want := map[string]string{"items": fmt.Sprint(r.Items), "pairs": fmt.Sprint(r.Pairs), "steps": "800", "lr": fmt.Sprint(r.LR),
-		"weight-decay": fmt.Sprint(r.WeightDecay), "schedule": r.Schedule, "augment": "true", "domain": face.Name}
-	for _, f := range train.Flags {
-		name := f.Names()[0]
-		w, ok := want[name]
-		if !ok {
-			continue
-		}
-		delete(want, name)
-		got := f.(cli.DocGenerationFlag).GetValue()
-		if b, ok := f.(*cli.BoolFlag); ok {
-			got = fmt.Sprint(b.Value)
-		}
-		if got != w && got != fmt.Sprintf("%q", w) {
-			t.Errorf("--%s defaults to %s, want %s", name, got, w)
-		}
-	}
-	if len(want) > 0 {
-		t.Errorf("flags missing: %v", want)
-	}
-}
-
-// A --duration given alone replaces face train's default step budget; with
-// --steps both hold.
-func TestStepBudget(t *testing.T) {
-	train := faceTrainCommand(t)
+	r := face.Policy.Recipe
 	for _, tc := range []struct {
-		args []string
-		want int
+		args  []string
+		steps int
+		items int
+		lr    float64
 	}{
-		{nil, 800},
-		{[]string{"--duration", "2m"}, 0},
-		{[]string{"--duration", "2m", "--steps", "300"}, 300},
-		{[]string{"--steps", "300"}, 300},
+		{nil, 800, r.Items, r.LR},
+		{[]string{"--duration", "2m"}, 0, r.Items, r.LR},
+		{[]string{"--duration", "2m", "--steps", "300"}, 300, r.Items, r.LR},
+		{[]string{"--steps", "300", "--items", "32", "--lr", "0.01"}, 300, 32, 0.01},
 	} {
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		for _, f := range train.Flags {
@@ -145,8 +112,13 @@ func TestStepBudget(t *testing.T) {
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
-		if got := stepBudget(cli.NewContext(newApp(), fs, nil)); got != tc.want {
-			t.Errorf("face train %v: step budget %d, want %d", tc.args, got, tc.want)
+		got := trainConfig(cli.NewContext(newApp(), fs, nil), r)
+		if got.Steps != tc.steps || got.Items != tc.items || got.LR != tc.lr || got.Split != "train" || got.Pairs != r.Pairs ||
+			got.Schedule != r.Schedule || got.WeightDecay != r.WeightDecay || !got.Augment {
+			t.Errorf("face train %v: %+v", tc.args, got)
 		}
+	}
+	if d := train.Flags[0].(*cli.StringFlag); d.Name != "domain" || d.Value != face.Name {
+		t.Errorf("face train --domain defaults to %q", d.Value)
 	}
 }

@@ -17,16 +17,16 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-plugin"
-	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/plugins"
 	"github.com/urfave/cli/v2"
 
 	// Built-in towers, heads and domains register themselves.
-	_ "github.com/siamesenet/siamese/domains/face"
+	"github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/domains/questions"
-	_ "github.com/siamesenet/siamese/domains/signature"
+	"github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
@@ -48,7 +48,7 @@ func realMain() int {
 	err := newApp().RunContext(ctx, os.Args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "siamese:", err)
-		if errors.Is(err, core.ErrInterrupted) {
+		if errors.Is(err, train.ErrInterrupted) {
 			return 130
 		}
 		return 1
@@ -70,11 +70,13 @@ func newApp() *cli.App {
 			if c.Bool("verbose") {
 				level = slog.LevelDebug
 			}
-			slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+			slog.SetDefault(slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level})))
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(), signatureCommand(), questionsCommand(), trackCommand(), pluginsCommand(),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), domainCommand(face.Name, "face", "face recognition: train, evaluate, enroll people from 1–5 photos, identify and verify"),
+			domainCommand(signature.Name, "signature", "signature verification: train, evaluate, enroll a writer's references, verify genuine or forged"),
+			questionsCommand(), trackCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 	}

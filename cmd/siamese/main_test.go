@@ -15,23 +15,18 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 )
 
 // run runs the CLI in process and returns its stdout.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	r, w, _ := os.Pipe()
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	err := newApp().RunContext(context.Background(), append([]string{"siamese"}, args...))
-	w.Close()
-	os.Stdout = old
-	return <-done, err
+	var out bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, io.Discard
+	err := app.RunContext(context.Background(), append([]string{"siamese"}, args...))
+	return out.String(), err
 }
 
 func TestTrainEvalCompareInfo(t *testing.T) {
@@ -43,7 +38,7 @@ func TestTrainEvalCompareInfo(t *testing.T) {
 	}
 	var res struct {
 		Model  string
-		Result core.Result
+		Result train.Result
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Result.Steps != 30 || res.Model != model {
 		t.Fatalf("train --json: %v\n%s", err, out)
@@ -53,8 +48,8 @@ func TestTrainEvalCompareInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ev struct {
-		Identification core.Identification
-		Verification   core.Verification
+		Identification metrics.Identification
+		Verification   metrics.Verification
 	}
 	if err := json.Unmarshal([]byte(out), &ev); err != nil || ev.Identification.Ways != 20 || ev.Identification.Trials == 0 {
 		t.Fatalf("eval --json: %v\n%s", err, out)
@@ -160,7 +155,7 @@ func TestInterruptSavesCheckpoint(t *testing.T) {
 	if !strings.Contains(last, "checkpoint saved to "+model+".ckpt") {
 		t.Fatalf("last line %q does not say where the checkpoint is", last)
 	}
-	tr, err := core.Resume(model + ".ckpt")
+	tr, err := train.Resume(model + ".ckpt")
 	if err != nil {
 		t.Fatal(err)
 	}

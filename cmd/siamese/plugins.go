@@ -16,21 +16,21 @@ func pluginsCommand() *cli.Command {
 			{
 				Name:  "list",
 				Usage: "show each plugin's name, version, protocol, path and sha256",
-				Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Flags: []cli.Flag{jsonFlag()},
 				Action: func(c *cli.Context) error {
 					infos := plugins.List(c.Context, plugins.Dirs(c.String("plugin-dir")), plugins.Options{})
 					if c.Bool("json") {
-						return printJSON(infos)
+						return printJSON(c, infos)
 					}
 					if len(infos) == 0 {
-						fmt.Printf("no plugins in %v\n", plugins.Dirs(c.String("plugin-dir")))
+						fmt.Fprintf(c.App.Writer, "no plugins in %v\n", plugins.Dirs(c.String("plugin-dir")))
 						return nil
 					}
-					fmt.Printf("%-12s %-8s %-8s %-7s %-64s %s\n", "NAME", "VERSION", "PROTOCOL", "PINNED", "SHA256", "PATH")
+					fmt.Fprintf(c.App.Writer, "%-12s %-8s %-8s %-7s %-64s %s\n", "NAME", "VERSION", "PROTOCOL", "PINNED", "SHA256", "PATH")
 					for _, in := range infos {
-						fmt.Printf("%-12s %-8s %-8d %-7v %-64s %s\n", in.Name, in.Version, in.Protocol, in.Pinned, in.SHA256, in.Path)
+						fmt.Fprintf(c.App.Writer, "%-12s %-8s %-8d %-7v %-64s %s\n", in.Name, in.Version, in.Protocol, in.Pinned, in.SHA256, in.Path)
 						if in.Error != "" {
-							fmt.Printf("  error: %s\n", in.Error)
+							fmt.Fprintf(c.App.Writer, "  error: %s\n", in.Error)
 						}
 					}
 					return nil
@@ -52,7 +52,7 @@ func pluginsCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					fmt.Printf("pinned %s to sha256 %s\n", path, sum)
+					fmt.Fprintf(c.App.Writer, "pinned %s to sha256 %s\n", path, sum)
 					return nil
 				},
 			},

@@ -20,7 +20,7 @@ var (
 	buildErr  error
 )
 
-// binaries builds the CLI and the glyphs and faulty plugins once.
+// binaries builds the CLI and the glyphs, faulty and shapes plugins once.
 func binaries(t *testing.T) (cli, pluginDir string) {
 	t.Helper()
 	if testing.Short() {
@@ -36,6 +36,7 @@ func binaries(t *testing.T) (cli, pluginDir string) {
 			"siamese":                       ".",
 			"plugins/siamese-domain-glyphs": "../../plugins/glyphs",
 			"plugins/siamese-domain-faulty": "../../plugins/internal/faulty",
+			"plugins/siamese-domain-shapes": "../../examples/plugin-shapes",
 		} {
 			if b, err := exec.Command("go", "build", "-o", filepath.Join(binDir, out), pkg).CombinedOutput(); err != nil {
 				buildErr = err

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
 	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/towers/text"
 	"github.com/urfave/cli/v2"
@@ -15,125 +16,119 @@ import (
 
 func questionsCommand() *cli.Command {
 	skipFlag := &cli.BoolFlag{Name: "skip-bad", Usage: "skip malformed rows and empty or invalid questions (with a warning naming the line) instead of stopping"}
-	return &cli.Command{
-		Name:  "questions",
-		Usage: "question retrieval: train, evaluate, index a question base, search it, find duplicates",
-		Subcommands: []*cli.Command{
-			withDomain(trainCommand(), "questions"),
-			withDomain(evalCommand(), "questions"),
-			{
-				Name:      "index",
-				Usage:     "embed a question base (CSV id,text or one question a line) into an index; only new or changed questions are embedded",
-				ArgsUsage: "BASE",
-				Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "questions.idx", Usage: "index file (created or updated)"},
-					skipFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return fmt.Errorf("index: give one question base file")
-					}
-					m, feat, err := textModel(c)
-					if err != nil {
-						return err
-					}
-					base, err := readBase(c, c.Args().First())
-					if err != nil {
-						return err
-					}
-					added, kept := 0, 0
-					g, err := core.UpdateGallery(c.String("out"), m, func(g *core.Gallery) error {
-						var fresh []questions.Question
-						for _, q := range base {
-							if p := g.Find(q.ID); p != nil && p.Note == q.Text {
-								kept++
-								continue
-							}
-							fresh = append(fresh, q)
+	return domainCommand(questions.Name, "questions", "question retrieval: train, evaluate, index a question base, search it, find duplicates",
+		&cli.Command{
+			Name:      "index",
+			Usage:     "embed a question base (CSV id,text or one question a line) into an index; only new or changed questions are embedded",
+			ArgsUsage: "BASE",
+			Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "questions.idx", Usage: "index file (created or updated)"},
+				skipFlag, jsonFlag()},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return fmt.Errorf("index: give one question base file")
+				}
+				m, feat, err := textModel(c)
+				if err != nil {
+					return err
+				}
+				base, err := readBase(c, c.Args().First())
+				if err != nil {
+					return err
+				}
+				added, kept := 0, 0
+				g, err := gallery.Update(c.String("out"), m, 1, func(g *gallery.Gallery) error {
+					var fresh []questions.Question
+					for _, q := range base {
+						if p := g.Find(q.ID); p != nil && p.Note == q.Text {
+							kept++
+							continue
 						}
-						entries, err := embedQuestions(c, m, feat, fresh)
-						if err != nil {
-							return err
-						}
-						added = len(entries)
-						return g.EnrollAll(entries, true)
-					})
+						fresh = append(fresh, q)
+					}
+					entries, err := embedQuestions(c, m, feat, fresh)
 					if err != nil {
 						return err
 					}
-					if c.Bool("json") {
-						return printJSON(map[string]any{"index": c.String("out"), "questions": len(g.People), "embedded": added, "unchanged": kept})
-					}
-					fmt.Printf("%s: %d questions (%d embedded now, %d unchanged)\n", c.String("out"), len(g.People), added, kept)
-					return nil
-				},
-			},
-			{
-				Name:      "search",
-				Usage:     "print the questions of an index closest to a question",
-				ArgsUsage: "QUESTION",
-				Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "index", Aliases: []string{"i"}, Value: "questions.idx", Usage: "index file"},
-					&cli.IntFlag{Name: "k", Value: 5, Usage: "how many results"}, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
-				Action: func(c *cli.Context) error {
-					if c.NArg() < 1 {
-						return fmt.Errorf("search: give a question")
-					}
-					m, feat, err := textModel(c)
-					if err != nil {
-						return err
-					}
-					g, err := core.LoadGallery(c.String("index"), m)
-					if err != nil {
-						return err
-					}
-					q := strings.Join(c.Args().Slice(), " ")
-					e, err := embedText(c, m, feat, q, "the question")
-					if err != nil {
-						return err
-					}
-					hits, err := g.Search(m.Head, e, c.Int("k"))
-					if err != nil {
-						return fmt.Errorf("index %s: %w", c.String("index"), err)
-					}
-					type row struct {
-						ID    string  `json:"id"`
-						Score float32 `json:"score"`
-						Text  string  `json:"text"`
-						Same  bool    `json:"duplicate"`
-					}
-					rows := make([]row, len(hits))
-					for i, h := range hits {
-						rows[i] = row{h.Name, h.Score, g.Find(h.Name).Note, float64(h.Score) >= m.Threshold}
-					}
-					if c.Bool("json") {
-						return printJSON(rows)
-					}
-					for _, r := range rows {
-						mark := ""
-						if r.Same {
-							mark = "  (likely duplicate)"
-						}
-						fmt.Printf("%s\t%.4f\t%s%s\n", r.ID, r.Score, r.Text, mark)
-					}
-					return nil
-				},
-			},
-			{
-				Name:      "dedupe",
-				Usage:     "flag likely duplicates: the pairs of a Quora-style pair CSV, or the closest pairs within a question base",
-				ArgsUsage: "FILE",
-				Flags:     []cli.Flag{modelFlag(), thresholdFlag(), skipFlag, &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
-				Action: func(c *cli.Context) error {
-					if c.NArg() != 1 {
-						return fmt.Errorf("dedupe: give one file")
-					}
-					m, feat, err := textModel(c)
-					if err != nil {
-						return err
-					}
-					return dedupe(c, m, feat, c.Args().First())
-				},
+					added = len(entries)
+					return g.EnrollAll(entries, true)
+				})
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(c, map[string]any{"index": c.String("out"), "indexed": len(g.People), "embedded": added, "unchanged": kept})
+				}
+				fmt.Fprintf(c.App.Writer, "%s: %d questions (%d embedded now, %d unchanged)\n", c.String("out"), len(g.People), added, kept)
+				return nil
 			},
 		},
-	}
+		&cli.Command{
+			Name:      "search",
+			Usage:     "print the questions of an index closest to a question",
+			ArgsUsage: "QUESTION",
+			Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "index", Aliases: []string{"i"}, Value: "questions.idx", Usage: "index file"},
+				&cli.IntFlag{Name: "k", Value: 5, Usage: "how many results"}, jsonFlag()},
+			Action: func(c *cli.Context) error {
+				if c.NArg() < 1 {
+					return fmt.Errorf("search: give a question")
+				}
+				m, feat, err := textModel(c)
+				if err != nil {
+					return err
+				}
+				g, err := gallery.Load(c.String("index"), m, 1)
+				if err != nil {
+					return err
+				}
+				q := strings.Join(c.Args().Slice(), " ")
+				e, err := embedText(c, m, feat, q, "the question")
+				if err != nil {
+					return err
+				}
+				hits, err := g.Search(m.Head, e, c.Int("k"))
+				if err != nil {
+					return fmt.Errorf("index %s: %w", c.String("index"), err)
+				}
+				type row struct {
+					ID    string  `json:"id"`
+					Score float32 `json:"score"`
+					Text  string  `json:"text"`
+					Same  bool    `json:"duplicate"`
+				}
+				rows := make([]row, len(hits))
+				for i, h := range hits {
+					rows[i] = row{h.Name, h.Score, g.Find(h.Name).Note, float64(h.Score) >= m.Threshold}
+				}
+				if c.Bool("json") {
+					return printJSON(c, rows)
+				}
+				for _, r := range rows {
+					mark := ""
+					if r.Same {
+						mark = "  (likely duplicate)"
+					}
+					fmt.Fprintf(c.App.Writer, "%s\t%.4f\t%s%s\n", r.ID, r.Score, r.Text, mark)
+				}
+				return nil
+			},
+		},
+		&cli.Command{
+			Name:      "dedupe",
+			Usage:     "flag likely duplicates: the pairs of a Quora-style pair CSV, or the closest pairs within a question base",
+			ArgsUsage: "FILE",
+			Flags:     []cli.Flag{modelFlag(), thresholdFlag(), skipFlag, jsonFlag()},
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return fmt.Errorf("dedupe: give one file")
+				}
+				m, feat, err := textModel(c)
+				if err != nil {
+					return err
+				}
+				return dedupe(c, m, feat, c.Args().First())
+			},
+		},
+	)
 }
 
 // textModel loads the --model and its featurizer.
@@ -190,7 +185,7 @@ func embedText(c *cli.Context, m *core.Model, feat text.Featurizer, s, where str
 }
 
 // embedQuestions embeds questions in batches, with a progress bar.
-func embedQuestions(c *cli.Context, m *core.Model, feat text.Featurizer, qs []questions.Question) ([]*core.Person, error) {
+func embedQuestions(c *cli.Context, m *core.Model, feat text.Featurizer, qs []questions.Question) ([]*gallery.Person, error) {
 	items := make([]core.Item, len(qs))
 	for i, q := range qs {
 		bag, _, err := feat.Features(q.Text)
@@ -199,9 +194,9 @@ func embedQuestions(c *cli.Context, m *core.Model, feat text.Featurizer, qs []qu
 		}
 		items[i] = core.Item{Bag: bag}
 	}
-	out := make([]*core.Person, 0, len(qs))
+	out := make([]*gallery.Person, 0, len(qs))
 	const batch = 512
-	bar := countBar(len(items), "embedding", c.Bool("json"))
+	bar := countBar(c, len(items), "embedding", c.Bool("json"))
 	for lo := 0; lo < len(items); lo += batch {
 		hi := min(lo+batch, len(items))
 		embs, err := m.Embed(c.Context, items[lo:hi], 0)
@@ -210,7 +205,7 @@ func embedQuestions(c *cli.Context, m *core.Model, feat text.Featurizer, qs []qu
 		}
 		for i, e := range embs {
 			q := qs[lo+i]
-			out = append(out, &core.Person{Name: q.ID, Note: q.Text, Embeddings: [][]float32{e}})
+			out = append(out, &gallery.Person{Name: q.ID, Note: q.Text, Embeddings: [][]float32{e}})
 		}
 		if bar != nil {
 			bar(hi, len(items))
@@ -272,7 +267,7 @@ func dedupe(c *cli.Context, m *core.Model, feat text.Featurizer, path string) er
 		if err != nil {
 			return err
 		}
-		g := &core.Gallery{Dim: m.EmbeddingSize()}
+		g := &gallery.Gallery{Dim: m.EmbeddingSize()}
 		if err := g.EnrollAll(es, false); err != nil {
 			return err
 		}
@@ -299,12 +294,12 @@ func dedupe(c *cli.Context, m *core.Model, feat text.Featurizer, path string) er
 		}
 	}
 	if c.Bool("json") {
-		return printJSON(map[string]any{"checked": total, "threshold": m.Threshold, "duplicates": flags})
+		return printJSON(c, map[string]any{"checked": total, "threshold": m.Threshold, "duplicates": flags})
 	}
 	for _, fl := range flags {
-		fmt.Printf("%s\t%.4f\t%s\t%s\n", fl.Where, fl.Score, oneLine(fl.A), oneLine(fl.B))
+		fmt.Fprintf(c.App.Writer, "%s\t%.4f\t%s\t%s\n", fl.Where, fl.Score, oneLine(fl.A), oneLine(fl.B))
 	}
-	fmt.Fprintf(os.Stderr, "%d likely duplicate(s) among %d (threshold %.4f)\n", len(flags), total, m.Threshold)
+	fmt.Fprintf(c.App.ErrWriter, "%d likely duplicate(s) among %d (threshold %.4f)\n", len(flags), total, m.Threshold)
 	return nil
 }
 

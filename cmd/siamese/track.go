@@ -17,34 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// withDefaults sets the default values of flags of cmd (int, float,
-// string and bool flags, by name): a domain's training recipe.
-func withDefaults(cmd *cli.Command, values map[string]any) *cli.Command {
-	for _, f := range cmd.Flags {
-		for _, name := range f.Names()[:1] {
-			v, ok := values[name]
-			if !ok {
-				continue
-			}
-			switch fl := f.(type) {
-			case *cli.IntFlag:
-				fl.Value = v.(int)
-			case *cli.Float64Flag:
-				fl.Value = v.(float64)
-			case *cli.StringFlag:
-				fl.Value = v.(string)
-			case *cli.BoolFlag:
-				fl.Value = v.(bool)
-			default:
-				panic(fmt.Sprintf("withDefaults: flag %s of type %T", name, f))
-			}
-		}
-	}
-	return cmd
-}
-
 func trackCommand() *cli.Command {
-	train := withDefaults(withDomain(trainCommand(), tracking.Name), map[string]any{"items": 24, "pairs": 16, "val-every": 200})
 	return &cli.Command{
 		Name:      "track",
 		Usage:     "follow an object through a video from a box in its first frame (SiamFC); train and evaluate trackers",
@@ -54,11 +27,11 @@ func trackCommand() *cli.Command {
 			&cli.StringFlag{Name: "init", Usage: "box in the first frame: x,y,w,h (OTB convention: 1-based pixels)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the boxes here, one x,y,w,h line per frame (default: stdout)"},
 			&cli.StringFlag{Name: "gif", Usage: "also write the frames with the boxes drawn as an animated GIF"},
-			&cli.BoolFlag{Name: "json", Usage: "print boxes and speed as JSON"},
+			jsonFlag(),
 		),
 		Action: runTrack,
 		Subcommands: []*cli.Command{
-			train,
+			withDomain(trainCommand(), tracking.Name),
 			{
 				Name:  "eval",
 				Usage: "track sequences with ground truth: success AUC, precision at 20 px and frames per second, beside two baselines",
@@ -67,7 +40,7 @@ func trackCommand() *cli.Command {
 					&cli.StringSliceFlag{Name: "name", Usage: "evaluate only these sequences (default: " + tracking.DefaultTest + " when present, else all)"},
 					&cli.StringFlag{Name: "plots", Usage: "write NAME-success.png and NAME-precision.png into this folder"},
 					&cli.BoolFlag{Name: "no-baselines", Usage: "skip the still-box and NCC baselines"},
-					&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+					jsonFlag(),
 				),
 				Action: runTrackEval,
 			},
@@ -156,7 +129,7 @@ func runTrack(c *cli.Context) error {
 		for i, b := range boxes {
 			out[i] = jbox{b.X + 1, b.Y + 1, b.W, b.H}
 		}
-		return printJSON(map[string]any{"frames": len(frames), "fps": fps, "boxes": out})
+		return printJSON(c, map[string]any{"frames": len(frames), "fps": fps, "boxes": out})
 	}
 	write := func(w *bufio.Writer) error {
 		for _, b := range boxes {
@@ -168,10 +141,10 @@ func runTrack(c *cli.Context) error {
 		if err := atomicfile.Write(o, 0o644, write); err != nil {
 			return fmt.Errorf("write %s: %w", o, err)
 		}
-		fmt.Fprintf(os.Stderr, "%d frames tracked at %.0f frames per second; boxes in %s\n", len(frames), fps, o)
+		fmt.Fprintf(c.App.ErrWriter, "%d frames tracked at %.0f frames per second; boxes in %s\n", len(frames), fps, o)
 		return nil
 	}
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(c.App.Writer)
 	if err := write(w); err != nil {
 		return err
 	}
@@ -196,7 +169,7 @@ func runTrackEval(c *cli.Context) error {
 	}
 	p := c.String("seq")
 	if p == "" {
-		if p = datadir.Domain(dataFolders[tracking.Name]); p == "" {
+		if p = datadir.Domain(tracking.Policy.DataFolder); p == "" {
 			return errors.New("no sequences: give --seq or set SIAMESE_DATA")
 		}
 	}
@@ -252,17 +225,17 @@ func runTrackEval(c *cli.Context) error {
 		results = append(results, seqResult{Sequence: s.Name, Frames: len(frames), Runs: runs})
 	}
 	if c.Bool("json") {
-		return printJSON(results)
+		return printJSON(c, results)
 	}
 	for _, r := range results {
-		fmt.Printf("%s (%d frames)\n", r.Sequence, r.Frames)
-		fmt.Printf("  %-24s %11s %13s %6s\n", "tracker", "success AUC", "precision@20", "fps")
+		fmt.Fprintf(c.App.Writer, "%s (%d frames)\n", r.Sequence, r.Frames)
+		fmt.Fprintf(c.App.Writer, "  %-24s %11s %13s %6s\n", "tracker", "success AUC", "precision@20", "fps")
 		for _, run := range r.Runs {
 			fps := "–"
 			if run.FPS > 0 {
 				fps = fmt.Sprintf("%.0f", run.FPS)
 			}
-			fmt.Printf("  %-24s %11.3f %13.3f %6s\n", run.Name, run.Scores.SuccessAUC, run.Scores.PrecisionAt, fps)
+			fmt.Fprintf(c.App.Writer, "  %-24s %11.3f %13.3f %6s\n", run.Name, run.Scores.SuccessAUC, run.Scores.PrecisionAt, fps)
 		}
 	}
 	return nil

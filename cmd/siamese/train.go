@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/plugins"
 	"github.com/urfave/cli/v2"
@@ -57,13 +59,36 @@ func parseShape(s string) ([]int, error) {
 	return out, nil
 }
 
-// dataFolders names the $SIAMESE_DATA folder of domains whose data folder
-// is not named after them.
-var dataFolders = map[string]string{"signature": "signatures", "questions": "quora_pairs", "tracking": "tracking", "face": "att_faces"}
+// policyOf is the policy of a domain known before opening it: a built-in's
+// registered one, else the plugin's.
+func policyOf(c *cli.Context, name string, forcePlugin bool) (core.Policy, *plugins.Plugin, error) {
+	if !forcePlugin && slices.Contains(core.Domains(), name) {
+		pol, _ := core.DomainPolicy(name)
+		return pol, nil, nil
+	}
+	path, pin, err := plugins.Find(name, plugins.Dirs(c.String("plugin-dir")))
+	if err != nil {
+		if forcePlugin {
+			return core.Policy{}, nil, err
+		}
+		return core.Policy{}, nil, fmt.Errorf("unknown domain %q: not built in (%s) and %w", name, strings.Join(core.Domains(), ", "), err)
+	}
+	p, err := plugins.Start(path, plugins.Options{Pin: pin, Log: slog.Default(), Timeout: c.Duration("plugin-timeout")})
+	if err != nil {
+		return core.Policy{}, nil, err
+	}
+	pol, err := p.Policy(c.Context)
+	if err != nil {
+		p.Close()
+		return core.Policy{}, nil, err
+	}
+	return pol, p, nil
+}
 
 // openDomain opens the domain named by --domain (or fallback): a built-in
 // domain, or else a plugin from the plugin folders; "plugin:NAME" always
-// takes the plugin.
+// takes the plugin. Its data folder is --data, else the one its policy
+// names under $SIAMESE_DATA.
 func openDomain(c *cli.Context, fallback string, input []int, saved map[string]string) (core.Domain, error) {
 	name := c.String("domain")
 	if name == "" {
@@ -73,15 +98,19 @@ func openDomain(c *cli.Context, fallback string, input []int, saved map[string]s
 		return nil, errors.New("no domain: set --domain")
 	}
 	name, forcePlugin := strings.CutPrefix(name, "plugin:")
+	pol, plugin, err := policyOf(c, name, forcePlugin)
+	if err != nil {
+		return nil, err
+	}
 	data := c.String("data")
 	if data == "" {
-		data = datadir.Domain(name)
-		if alias, ok := dataFolders[name]; ok && data == "" {
-			data = datadir.Domain(alias)
+		folder := pol.DataFolder
+		if folder == "" {
+			folder = name
 		}
+		data = datadir.Domain(folder)
 	}
 	if s := c.String("input"); s != "" {
-		var err error
 		if input, err = parseShape(s); err != nil {
 			return nil, err
 		}
@@ -96,21 +125,10 @@ func openDomain(c *cli.Context, fallback string, input []int, saved map[string]s
 		return nil, err
 	}
 	opts := core.DomainOptions{DataDir: data, Input: input, Extra: extra}
-	if !forcePlugin && slices.Contains(core.Domains(), name) {
+	if plugin == nil {
 		return core.OpenDomain(name, opts)
 	}
-	path, pin, err := plugins.Find(name, plugins.Dirs(c.String("plugin-dir")))
-	if err != nil {
-		if forcePlugin {
-			return nil, err
-		}
-		return nil, fmt.Errorf("unknown domain %q: not built in (%s) and %w", name, strings.Join(core.Domains(), ", "), err)
-	}
-	p, err := plugins.Start(path, plugins.Options{Pin: pin, Log: slog.Default(), Timeout: c.Duration("plugin-timeout")})
-	if err != nil {
-		return nil, err
-	}
-	return p.Open(c.Context, opts)
+	return plugin.Open(c.Context, opts)
 }
 
 func trainCommand() *cli.Command {
@@ -119,55 +137,104 @@ func trainCommand() *cli.Command {
 		Usage: "train a model on a domain's pairs",
 		Flags: append(domainFlags(),
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Value: "siamese.model", Usage: "model file to write"},
-			&cli.StringFlag{Name: "tower", Usage: "tower name (default: the domain's)"},
+			&cli.StringFlag{Name: "tower", Usage: "tower name: " + strings.Join(core.Towers(), ", ") + " (default: the domain's)"},
 			&cli.StringFlag{Name: "preset", Usage: "cnn preset: koch, koch-half or small"},
 			&cli.StringFlag{Name: "tower-config", Usage: "tower config as JSON"},
-			&cli.StringFlag{Name: "head", Usage: "head name: l1sigmoid or contrastive (default: the domain's)"},
+			&cli.StringFlag{Name: "head", Usage: "head name: " + strings.Join(core.Heads(), ", ") + " (default: the domain's)"},
 			&cli.StringFlag{Name: "head-config", Usage: "head config as JSON, e.g. {\"margin\":2}"},
-			&cli.StringFlag{Name: "optimizer", Value: "adam", Usage: "adam or sgd"},
-			&cli.Float64Flag{Name: "lr", Usage: "learning rate (default 1e-3 adam, 1e-2 sgd)"},
+			&cli.StringFlag{Name: "optimizer", Usage: "optimizer: " + strings.Join(train.Optimizers(), ", ") + " (default adam)"},
+			&cli.Float64Flag{Name: "lr", Usage: "learning rate (default: the domain's recipe, else 1e-3 adam, 1e-2 sgd)"},
 			&cli.Float64Flag{Name: "momentum", Usage: "sgd momentum (default 0.9)"},
-			&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay"},
-			&cli.StringFlag{Name: "schedule", Value: "constant", Usage: "learning-rate schedule: constant, step or cosine"},
+			&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay (default: the domain's recipe)"},
+			&cli.StringFlag{Name: "schedule", Usage: "learning-rate schedule: " + strings.Join(train.Schedules(), ", ") + " (default: the domain's recipe, else constant)"},
 			&cli.IntFlag{Name: "decay-every", Usage: "step schedule: steps between decays"},
 			&cli.Float64Flag{Name: "decay-rate", Value: 0.5, Usage: "step schedule: factor per decay"},
 			&cli.IntFlag{Name: "warmup", Usage: "linear warm-up steps"},
-			&cli.IntFlag{Name: "items", Value: 64, Usage: "distinct items per batch (each embedded once)"},
-			&cli.IntFlag{Name: "pairs", Value: 128, Usage: "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch"},
-			&cli.IntFlag{Name: "steps", Usage: "step budget (a --duration given alone replaces its default)"},
+			&cli.IntFlag{Name: "items", Usage: "distinct items per batch, each embedded once (default: the domain's recipe, else 64)"},
+			&cli.IntFlag{Name: "pairs", Usage: "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch (default: the domain's recipe, else 2×items)"},
+			&cli.IntFlag{Name: "steps", Usage: "step budget (default: the domain's recipe; a --duration given alone replaces it)"},
 			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m"},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed gives the same weights"},
-			&cli.BoolFlag{Name: "augment", Usage: "random affine distortions"},
-			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default val20 where offered)"},
-			&cli.IntFlag{Name: "val-every", Value: 500, Usage: "validate every N steps"},
+			&cli.BoolFlag{Name: "augment", Usage: "random distortions (default: the domain's recipe)"},
+			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default: the domain's)"},
+			&cli.IntFlag{Name: "val-every", Usage: "validate every N steps (default: the domain's recipe, else 500)"},
 			&cli.Float64Flag{Name: "far", Usage: "calibrate the threshold at this false-accept rate on the validation pairs (default: at the EER)"},
 			&cli.IntFlag{Name: "patience", Usage: "stop after N validations without improvement (0: never)"},
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
 			&cli.IntFlag{Name: "ckpt-every", Value: 1000, Usage: "checkpoint every N steps"},
 			&cli.StringFlag{Name: "resume", Usage: "continue the run saved in this checkpoint"},
-			&cli.BoolFlag{Name: "json", Usage: "print the result as JSON"},
+			jsonFlag(),
 		),
 		Action: runTrain,
 	}
 }
 
-// stepBudget is --steps, except that a --duration given without --steps
-// replaces a command's default step budget (face train's 800) rather than
-// racing it.
-func stepBudget(c *cli.Context) int {
-	if c.IsSet("duration") && !c.IsSet("steps") {
-		return 0
+// trainConfig is the run the flags ask for over a domain's recipe: a flag
+// the user set wins, else the recipe, else the trainer's default. A
+// --duration given without --steps replaces the recipe's step budget
+// rather than racing it.
+func trainConfig(c *cli.Context, r core.Recipe) train.Config {
+	cfg := train.FromRecipe(r)
+	ints := map[string]*int{"items": &cfg.Items, "pairs": &cfg.Pairs, "steps": &cfg.Steps, "val-every": &cfg.ValEvery,
+		"decay-every": &cfg.DecayEvery, "warmup": &cfg.Warmup, "patience": &cfg.Patience, "ckpt-every": &cfg.CkptEvery}
+	for name, dst := range ints {
+		if c.IsSet(name) {
+			*dst = c.Int(name)
+		}
 	}
-	return c.Int("steps")
+	floats := map[string]*float64{"lr": &cfg.LR, "momentum": &cfg.Momentum, "weight-decay": &cfg.WeightDecay}
+	for name, dst := range floats {
+		if c.IsSet(name) {
+			*dst = c.Float64(name)
+		}
+	}
+	for name, dst := range map[string]*string{"optimizer": &cfg.Optimizer, "schedule": &cfg.Schedule} {
+		if c.IsSet(name) {
+			*dst = c.String(name)
+		}
+	}
+	if c.IsSet("augment") {
+		cfg.Augment = c.Bool("augment")
+	}
+	if c.IsSet("duration") && !c.IsSet("steps") {
+		cfg.Steps = 0
+	}
+	if cfg.ValEvery == 0 {
+		cfg.ValEvery = 500
+	}
+	if !c.IsSet("ckpt-every") {
+		cfg.CkptEvery = 1000
+	}
+	cfg.DecayRate, cfg.Duration, cfg.Seed = c.Float64("decay-rate"), c.Duration("duration"), c.Uint64("seed")
+	return cfg
+}
+
+// valTask is the task that validates and calibrates: --val-task, else the
+// domain's. A domain whose options leave its task out cannot calibrate:
+// that is an error before training, not an uncalibrated model after it.
+func valTask(c *cli.Context, desc core.Description) (string, error) {
+	task := desc.Policy.ValTask
+	if c.IsSet("val-task") {
+		task = c.String("val-task")
+	}
+	if task == "" {
+		slog.Warn("the domain declares no validation task: the threshold stays uncalibrated", "domain", desc.Name, "threshold", core.DefaultThreshold)
+		return "", nil
+	}
+	if !desc.HasTask(task) {
+		return "", fmt.Errorf("domain %s offers no task %q to validate and calibrate on (it offers %s); keep validation data in its options or name another with --val-task",
+			desc.Name, task, strings.Join(desc.Tasks, ", "))
+	}
+	return task, nil
 }
 
 func runTrain(c *cli.Context) error {
 	ctx := c.Context
-	var tr *core.Trainer
+	var tr *train.Trainer
 	var dom core.Domain
 	var err error
 	if ck := c.String("resume"); ck != "" {
-		if tr, err = core.Resume(ck); err != nil {
+		if tr, err = train.Resume(ck); err != nil {
 			return err
 		}
 		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape, tr.Model.Info.DomainOptions); err != nil {
@@ -211,43 +278,33 @@ func runTrain(c *cli.Context) error {
 			spec.HeadConfig = json.RawMessage(hc)
 		}
 		m, err := core.New(spec, desc.Preprocess, c.Uint64("seed"))
-		if err == nil {
-			m.Rule = desc.Rule
-		}
 		if err != nil {
 			return err
 		}
+		m.Rule = desc.Rule
 		m.Info.Domain = desc.Name
 		if m.Info.DomainOptions, err = domainOptions(c, nil); err != nil {
 			return err
 		}
-		ckpt := c.String("checkpoint")
-		if ckpt == "" {
-			ckpt = c.String("out") + ".ckpt"
+		cfg := trainConfig(c, desc.Policy.Recipe)
+		if cfg.Checkpoint = c.String("checkpoint"); cfg.Checkpoint == "" {
+			cfg.Checkpoint = c.String("out") + ".ckpt"
 		}
-		tr = &core.Trainer{Model: m, Domain: dom, Config: core.TrainConfig{
-			Optimizer: c.String("optimizer"), LR: c.Float64("lr"), Momentum: c.Float64("momentum"),
-			WeightDecay: c.Float64("weight-decay"), Schedule: c.String("schedule"), DecayEvery: c.Int("decay-every"),
-			DecayRate: c.Float64("decay-rate"), Warmup: c.Int("warmup"), Items: c.Int("items"), Pairs: c.Int("pairs"),
-			Steps: stepBudget(c), Duration: c.Duration("duration"), Seed: c.Uint64("seed"), Augment: c.Bool("augment"),
-			ValEvery: c.Int("val-every"), Patience: c.Int("patience"), Checkpoint: ckpt, CkptEvery: c.Int("ckpt-every"),
-		}}
-		if tr.Config.Steps == 0 && tr.Config.Duration == 0 {
-			return errors.New("set a budget: --steps N or --duration D")
+		if cfg.Steps == 0 && cfg.Duration == 0 {
+			return errNoBudget
 		}
+		tr = &train.Trainer{Model: m, Domain: dom, Config: cfg}
 	}
 	m := tr.Model
-	valTask := c.String("val-task")
-	for _, t := range []string{"val20", "val-5shot"} {
-		if valTask == "" && hasTask(dom, t) {
-			valTask = t
-		}
+	task, err := valTask(c, dom.Describe())
+	if err != nil {
+		return err
 	}
-	if valTask != "" {
-		tr.Validate = core.AccuracyOn(dom, valTask)
+	if task != "" {
+		tr.Validate = metrics.AccuracyOn(dom, task)
 	}
 	tr.Log = slog.Default()
-	progress, done := trainBar(c.Bool("json"))
+	progress, done := trainBar(c, c.Bool("json"))
 	tr.OnProgress = progress
 	res, err := tr.Run(ctx)
 	done()
@@ -255,8 +312,8 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if valTask != "" {
-		if _, err := core.Calibrate(ctx, m, dom, valTask, c.Float64("far")); err != nil {
+	if task != "" {
+		if _, err := metrics.Calibrate(ctx, m, dom, task, c.Float64("far")); err != nil {
 			return err
 		}
 	}
@@ -264,23 +321,15 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	if c.Bool("json") {
-		return printJSON(map[string]any{"model": out, "result": res, "threshold": m.Threshold})
+		return printJSON(c, map[string]any{"model": out, "result": res, "threshold": m.Threshold, "calibration": m.Info.Calibration})
 	}
-	fmt.Printf("trained %d steps (%d pairs) in %.0f s, stopped by %s; loss %.4f\n", res.Steps, res.Pairs, res.Seconds, res.Stopped, res.Loss)
+	w := c.App.Writer
+	fmt.Fprintf(w, "trained %d steps (%d pairs) in %.0f s, stopped by %s; loss %.4f\n", res.Steps, res.Pairs, res.Seconds, res.Stopped, res.Loss)
 	if res.BestStep > 0 {
-		fmt.Printf("best validation %.3f at step %d\n", res.BestScore, res.BestStep)
+		fmt.Fprintf(w, "best validation %.3f at step %d\n", res.BestScore, res.BestStep)
 	}
-	fmt.Printf("threshold %.4f; model written to %s\n", m.Threshold, out)
+	fmt.Fprintf(w, "threshold %.4f; model written to %s\n", m.Threshold, out)
 	return nil
-}
-
-func hasTask(d core.Domain, task string) bool {
-	for _, t := range d.Describe().Tasks {
-		if t == task {
-			return true
-		}
-	}
-	return false
 }
 
 func mergeJSON(base json.RawMessage, extra map[string]any) json.RawMessage {

@@ -1,53 +1,45 @@
 package main
 
 import (
-	"log/slog"
-
+	"errors"
 	"fmt"
-	"github.com/siamesenet/siamese/towers/text"
 	"os"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
-	"github.com/siamesenet/siamese/internal/imageset"
 	"github.com/urfave/cli/v2"
 )
 
-// readItem decodes a user's file with the model's preprocessing.
-func readItem(m *core.Model, path string) (core.Item, error) {
-	raw, err := os.ReadFile(path)
+// decoderOf is how a model's inputs are decoded: by the decoder its input
+// kind registered, or else (a plugin's own kind) by its domain's Decode.
+func decoderOf(c *cli.Context, m *core.Model) (core.Decoder, error) {
+	dec, err := core.NewDecoder(m.Preprocess)
+	if !errors.Is(err, core.ErrUnknownKind) || m.Info.Domain == "" {
+		return dec, err
+	}
+	return openDomain(c, m.Info.Domain, m.Tower.Input().Shape, m.Info.DomainOptions)
+}
+
+// readItems decodes users' files for a model.
+func readItems(c *cli.Context, m *core.Model, files []string) ([]core.Item, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	dec, err := decoderOf(c, m)
 	if err != nil {
-		return core.Item{}, err
+		return nil, err
 	}
-	switch m.Preprocess.Kind {
-	case "image":
-		img, err := imageset.Decode(raw)
+	items := make([]core.Item, len(files))
+	for i, f := range files {
+		raw, err := os.ReadFile(f)
 		if err != nil {
-			return core.Item{}, fmt.Errorf("%s: %w", path, err)
+			return nil, err
 		}
-		if err := imageset.CheckFits(img, m.Preprocess); err != nil {
-			return core.Item{}, fmt.Errorf("%s: %w", path, err)
+		if items[i], err = dec.Decode(raw); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
-		x, err := imageset.Prepare(img, m.Preprocess)
-		if err != nil {
-			return core.Item{}, fmt.Errorf("%s: %w", path, err)
-		}
-		return core.Item{Dense: x}, nil
-	case "text":
-		feat, err := text.FeaturizerOf(m.Preprocess)
-		if err != nil {
-			return core.Item{}, err
-		}
-		bag, truncated, err := feat.Features(string(raw))
-		if err != nil {
-			return core.Item{}, fmt.Errorf("%s: %w", path, err)
-		}
-		if truncated {
-			slog.Warn("text truncated", "file", path, "bytes", len(raw), "kept", text.MaxBytes)
-		}
-		return core.Item{Bag: bag}, nil
 	}
-	return core.Item{}, fmt.Errorf("%s: this build cannot decode inputs of kind %q", path, m.Preprocess.Kind)
+	return items, nil
 }
 
 func modelFlag() cli.Flag {
@@ -59,7 +51,7 @@ func embedCommand() *cli.Command {
 		Name:      "embed",
 		Usage:     "print the embedding of each file",
 		ArgsUsage: "FILE...",
-		Flags:     []cli.Flag{modelFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     []cli.Flag{modelFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
 				return fmt.Errorf("embed: give at least one file")
@@ -69,13 +61,9 @@ func embedCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			var items []core.Item
-			for _, f := range c.Args().Slice() {
-				it, err := readItem(m, f)
-				if err != nil {
-					return err
-				}
-				items = append(items, it)
+			items, err := readItems(c, m, c.Args().Slice())
+			if err != nil {
+				return err
 			}
 			emb, err := m.Embed(c.Context, items, 0)
 			if err != nil {
@@ -90,7 +78,7 @@ func embedCommand() *cli.Command {
 				for i, f := range c.Args().Slice() {
 					rows = append(rows, row{f, emb[i]})
 				}
-				return printJSON(rows)
+				return printJSON(c, rows)
 			}
 			for i, f := range c.Args().Slice() {
 				var sb strings.Builder
@@ -100,7 +88,7 @@ func embedCommand() *cli.Command {
 					}
 					fmt.Fprintf(&sb, "%.6g", v)
 				}
-				fmt.Printf("%s\t%s\n", f, sb.String())
+				fmt.Fprintf(c.App.Writer, "%s\t%s\n", f, sb.String())
 			}
 			return nil
 		},
@@ -112,7 +100,7 @@ func compareCommand() *cli.Command {
 		Name:      "compare",
 		Usage:     "score two files and say whether they are the same class",
 		ArgsUsage: "A B",
-		Flags:     []cli.Flag{modelFlag(), thresholdFlag(), &cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     []cli.Flag{modelFlag(), thresholdFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
 				return fmt.Errorf("compare: give exactly two files, got %d", c.NArg())
@@ -122,15 +110,11 @@ func compareCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			a, err := readItem(m, c.Args().Get(0))
+			items, err := readItems(c, m, c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			b, err := readItem(m, c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			s, err := m.Compare(c.Context, a, b)
+			s, err := m.Compare(c.Context, items[0], items[1])
 			if err != nil {
 				return err
 			}
@@ -139,9 +123,9 @@ func compareCommand() *cli.Command {
 				verdict = "same"
 			}
 			if c.Bool("json") {
-				return printJSON(map[string]any{"a": c.Args().Get(0), "b": c.Args().Get(1), "score": s, "threshold": m.Threshold, "verdict": verdict})
+				return printJSON(c, map[string]any{"a": c.Args().Get(0), "b": c.Args().Get(1), "score": s, "threshold": m.Threshold, "verdict": verdict})
 			}
-			fmt.Printf("score %.4f (threshold %.4f): %s\n", s, m.Threshold, verdict)
+			fmt.Fprintf(c.App.Writer, "score %.4f (threshold %.4f): %s\n", s, m.Threshold, verdict)
 			return nil
 		},
 	}
@@ -152,7 +136,7 @@ func infoCommand() *cli.Command {
 		Name:      "info",
 		Usage:     "describe a model file",
 		ArgsUsage: "MODEL",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return fmt.Errorf("info: give one model file")
@@ -162,21 +146,33 @@ func infoCommand() *cli.Command {
 				return err
 			}
 			n := core.CountParams(m.Params())
+			w := c.App.Writer
 			if c.Bool("json") {
-				return printJSON(map[string]any{"spec": m.Spec, "input": m.Tower.Input(), "output": m.Tower.Output(),
+				return printJSON(c, map[string]any{"calibration": m.Info.Calibration, "spec": m.Spec, "input": m.Tower.Input(), "output": m.Tower.Output(),
 					"params": n, "preprocess": m.Preprocess, "threshold": m.Threshold, "info": m.Info, "format_version": core.FormatVersion})
 			}
-			fmt.Printf("tower      %s %s\n", m.Spec.Tower, string(m.Spec.TowerConfig))
-			fmt.Printf("head       %s %s\n", m.Spec.Head, string(m.Spec.HeadConfig))
-			fmt.Printf("input      %s %v → embedding %v\n", m.Tower.Input().Kind, m.Tower.Input().Shape, m.Tower.Output())
-			fmt.Printf("params     %d\n", n)
-			fmt.Printf("preprocess %+v\n", m.Preprocess)
-			fmt.Printf("threshold  %.4f\n", m.Threshold)
-			fmt.Printf("trained    domain %s, %d steps, %d pairs, %.0f s, seed %d, loss %.4f\n", m.Info.Domain, m.Info.Steps, m.Info.Pairs, m.Info.Seconds, m.Info.Seed, m.Info.LastLoss)
+			fmt.Fprintf(c.App.Writer, "tower      %s %s\n", m.Spec.Tower, string(m.Spec.TowerConfig))
+			fmt.Fprintf(c.App.Writer, "head       %s %s\n", m.Spec.Head, string(m.Spec.HeadConfig))
+			fmt.Fprintf(c.App.Writer, "input      %s %v → embedding %v\n", m.Tower.Input().Kind, m.Tower.Input().Shape, m.Tower.Output())
+			fmt.Fprintf(c.App.Writer, "params     %d\n", n)
+			fmt.Fprintf(c.App.Writer, "preprocess %+v\n", m.Preprocess)
+			if cal := m.Info.Calibration; cal != nil {
+				fmt.Fprintf(w, "threshold  %.4f (calibrated at the %s on %d pairs of %s)\n", m.Threshold, calText(cal), cal.Pairs, cal.Task)
+			} else {
+				fmt.Fprintf(w, "threshold  %.4f (not calibrated)\n", m.Threshold)
+			}
+			fmt.Fprintf(c.App.Writer, "trained    domain %s, %d steps, %d pairs, %.0f s, seed %d, loss %.4f\n", m.Info.Domain, m.Info.Steps, m.Info.Pairs, m.Info.Seconds, m.Info.Seed, m.Info.LastLoss)
 			for k, v := range m.Info.Metrics {
-				fmt.Printf("metric     %s = %.4f\n", k, v)
+				fmt.Fprintf(c.App.Writer, "metric     %s = %.4f\n", k, v)
 			}
 			return nil
 		},
 	}
+}
+
+func calText(c *core.Calibration) string {
+	if c.At == "far" {
+		return fmt.Sprintf("false-accept rate %g", c.FAR)
+	}
+	return "equal-error rate"
 }

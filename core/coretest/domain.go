@@ -3,6 +3,7 @@ package coretest
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/siamesenet/siamese/core"
@@ -98,5 +99,27 @@ func TestDomain(t *testing.T, d core.Domain) {
 	}
 	if _, err := d.Decode([]byte("definitely not an input file \x00\xff")); err == nil && desc.InputKind != "text" {
 		t.Error("Decode accepted garbage")
+	}
+	// The policy: a validation task the domain offers (a trained model is
+	// calibrated on it), a usable enrolment, a recipe that can train.
+	pol := desc.Policy
+	if pol.ValTask == "" {
+		t.Error("the policy names no validation task: trained models would stay uncalibrated")
+	} else if !desc.HasTask(pol.ValTask) {
+		t.Errorf("the policy's validation task %q is not among the tasks %v", pol.ValTask, desc.Tasks)
+	}
+	if e := pol.Enrolment; e != nil {
+		if err := e.Check(); err != nil {
+			t.Errorf("enrolment policy: %v", err)
+		}
+		if e.Noun == "" || e.Key == "" || e.Item == "" || e.Gallery == "" || e.List == "" || e.Accept == "" || e.Reject == "" || e.Accept == e.Reject {
+			t.Errorf("enrolment policy incomplete: %+v", *e)
+		}
+	}
+	if r := pol.Recipe; r.Items < 0 || r.Pairs < 0 || r.Steps < 0 || r.LR < 0 || r.ValEvery < 0 {
+		t.Errorf("recipe with negative settings: %+v", r)
+	}
+	if r := pol.Recipe; r.Split != "" && !slices.Contains(desc.Splits, r.Split) {
+		t.Errorf("recipe's split %q is not among the splits %v", r.Split, desc.Splits)
 	}
 }

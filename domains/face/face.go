@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 )
@@ -21,7 +22,19 @@ import (
 const Name = "face"
 
 func init() {
-	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) })
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) }, Policy)
+}
+
+// Policy is the face domain's policy: the ORL folder, calibration on the
+// validation identities' 5-shot task, the face recipe (TrainConfig on the
+// "train" split, so that the validation identities stay unseen for
+// calibration) and a gallery of 1 to 5 photos a person.
+var Policy = core.Policy{
+	DataFolder: "att_faces",
+	ValTask:    "val-5shot",
+	Recipe:     core.Recipe{Split: "train", Items: 16 * PerClass, Pairs: 16 * PerClass * (16*PerClass - 1) / 2, Steps: 800, LR: 1e-3, WeightDecay: 5e-4, Schedule: "cosine", Augment: true},
+	Enrolment: &core.Enrolment{Noun: "person", Key: "name", Item: "photo", Gallery: "faces.gallery", List: "gallery",
+		Min: 1, Max: 5, Accept: "match", Reject: "no match", Identify: true},
 }
 
 // DefaultInput is the model input: half the ORL resolution (92×112), gray.
@@ -46,16 +59,16 @@ func Tower(input []int) json.RawMessage {
 // PerClass is the number of photos of each person in a training batch.
 const PerClass = 4
 
-// TrainConfig is the face recipe: every pair of PerClass photos of 16
-// people a step (batch statistics for the tower's batch norm, many pairs
-// for the cosine head's loss), Adam at 1e-3 on a cosine schedule with L2
-// weight decay 5e-4, photo augmentation, on the "trainval" split (every
-// identity outside the test split: with 30 people or fewer, every identity
-// counts more than early stopping on 5).
-func TrainConfig(steps int, seed uint64) core.TrainConfig {
-	items := 16 * PerClass
-	return core.TrainConfig{Split: "trainval", LR: 1e-3, WeightDecay: 5e-4, Schedule: "cosine", Steps: steps, Seed: seed,
-		Augment: true, Items: items, Pairs: items * (items - 1) / 2}
+// TrainConfig is the face recipe of Policy: every pair of PerClass photos
+// of 16 people a step (batch statistics for the tower's batch norm, many
+// pairs for the cosine head's loss), Adam at 1e-3 on a cosine schedule
+// with L2 weight decay 5e-4, photo augmentation, on the "trainval" split
+// (every identity outside the test split: with 30 people or fewer, every
+// identity counts more than early stopping on 5).
+func TrainConfig(steps int, seed uint64) train.Config {
+	c := train.FromRecipe(Policy.Recipe)
+	c.Split, c.Steps, c.Seed = "trainval", steps, seed
+	return c
 }
 
 // Domain is the face domain with its identity split.
@@ -101,7 +114,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	test, val, train := perm[:nTest], perm[nTest:nTest+nVal], perm[nTest+nVal:]
 	d := &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", InputKind: "image",
+			Name: Name, Version: "1", Policy: Policy, InputKind: "image",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "cosine"},
 			Preprocess: pre,

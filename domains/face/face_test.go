@@ -13,6 +13,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
@@ -116,7 +118,7 @@ func TestUnseenORL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	tr := &core.Trainer{Model: m, Domain: d, Config: face.TrainConfig(800, 1)}
+	tr := &train.Trainer{Model: m, Domain: d, Config: face.TrainConfig(800, 1)}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +132,7 @@ func TestUnseenORL(t *testing.T) {
 			labels = append(labels, c)
 		}
 	}
-	v, err := core.VerifyAll(ctx, m, items, labels)
+	v, err := metrics.VerifyAll(ctx, m, items, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,11 +140,11 @@ func TestUnseenORL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, err := core.Identify(ctx, m, eps, nil)
+	id, err := metrics.Identify(ctx, m, eps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	enrolled, err := core.VerifyEnrolled(ctx, m, eps, core.ScoreRule{Aggregate: core.Closest})
+	enrolled, err := metrics.VerifyEnrolled(ctx, m, eps, core.ScoreRule{Aggregate: core.Closest})
 	if err != nil {
 		t.Fatal(err)
 	}

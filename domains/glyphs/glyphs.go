@@ -68,8 +68,12 @@ func init() {
 			g.TrainClasses = n
 		}
 		return Open(g)
-	})
+	}, Policy)
 }
+
+// Policy is the glyph domain's policy: built-in data, validation and
+// calibration on 20-way one-shot episodes of held-out classes.
+var Policy = core.Policy{ValTask: "val20"}
 
 type point struct{ x, y float64 }
 
@@ -107,7 +111,7 @@ func Open(o Options) (*imageset.Domain, error) {
 	tc, _ := json.Marshal(map[string]any{"preset": "small", "input": []int{1, o.Side, o.Side}})
 	d := &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", InputKind: "image",
+			Name: Name, Version: "1", Policy: Policy, InputKind: "image",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: []int{1, o.Side, o.Side}},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: tc, Head: "l1sigmoid"},
 			Preprocess: pre,

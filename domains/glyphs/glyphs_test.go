@@ -7,6 +7,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	_ "github.com/siamesenet/siamese/towers/cnn"
@@ -52,12 +54,12 @@ func TestTrainingLifts20WayAccuracy(t *testing.T) {
 	}
 	ctx := context.Background()
 	eps, _ := d.Episodes(ctx, "test20")
-	before, _ := core.Identify(ctx, m, eps, nil)
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Duration: 20 * time.Second, Seed: 1, Augment: true}}
+	before, _ := metrics.Identify(ctx, m, eps, nil)
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Duration: 20 * time.Second, Seed: 1, Augment: true}}
 	if _, err := tr.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, err := core.Identify(ctx, m, eps, nil)
+	after, err := metrics.Identify(ctx, m, eps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,8 +27,12 @@ const Name = "omniglot"
 var ValAlphabets = []string{"Bengali", "Futurama", "Hebrew", "Tifinagh"}
 
 func init() {
-	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) })
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) }, Policy)
 }
+
+// Policy is the Omniglot domain's policy: validation and calibration on
+// 20-way one-shot episodes of the held-out background alphabets.
+var Policy = core.Policy{DataFolder: "omniglot", ValTask: "val20"}
 
 // Preprocess is the preprocessing of Omniglot images at a given side:
 // grayscale, resized, inverted so strokes are 1 and paper 0.
@@ -80,7 +84,7 @@ func Open(o core.DomainOptions) (*imageset.Domain, error) {
 	spec, _ := json.Marshal(map[string]any{"preset": "small", "input": []int{1, side, side}})
 	d := &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", InputKind: "image",
+			Name: Name, Version: "1", Policy: Policy, InputKind: "image",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: []int{1, side, side}},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: spec, Head: "l1sigmoid"},
 			Preprocess: pre,

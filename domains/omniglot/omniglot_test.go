@@ -9,6 +9,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -83,12 +85,12 @@ func TestOneShotAccuracy(t *testing.T) {
 		t.Fatal(err)
 	}
 	budget := 5*time.Minute - time.Since(start) - 20*time.Second
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Duration: budget, Seed: 1, Augment: true}}
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Duration: budget, Seed: 1, Augment: true}}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := core.Identify(ctx, m, runs, nil)
+	acc, err := metrics.Identify(ctx, m, runs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,8 +31,12 @@ import (
 const Name = "questions"
 
 func init() {
-	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) })
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) }, Policy)
 }
+
+// Policy is the question domain's policy: the Quora folder, and
+// validation and calibration on held-out Quora pairs.
+var Policy = core.Policy{DataFolder: "quora_pairs", ValTask: "val"}
 
 // DefaultTower is the default text tower.
 var DefaultTower = text.Config{Bits: 18, MaxFeatures: 256, Dim: 64, Hidden: []int{128}, Embed: 64}
@@ -166,7 +170,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	}
 	tc, _ := json.Marshal(DefaultTower)
 	d.desc = core.Description{
-		Name: Name, Version: "1", InputKind: "text",
+		Name: Name, Version: "1", Policy: Policy, InputKind: "text",
 		Input:      core.InputSpec{Kind: core.Bag, Shape: []int{DefaultTower.MaxFeatures}},
 		Spec:       core.Spec{Tower: text.Name, TowerConfig: tc, Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":1.4}`)}, // √2: unrelated questions end up orthogonal
 		Preprocess: d.feat.Preprocess(),
@@ -205,7 +209,7 @@ func (d *Domain) Decode(raw []byte) (core.Item, error) { return d.Item(string(ra
 
 // Episodes implements core.Domain: one episode per labelled pair, its first
 // question the support (label 0) and its second the query, labelled 0 when
-// a duplicate and 1 when not, so that core.Evaluate scores exactly the
+// a duplicate and 1 when not, so that metrics.Evaluate scores exactly the
 // pairs.
 func (d *Domain) Episodes(_ context.Context, task string) ([]core.Episode, error) {
 	if eps, ok := d.cache[task]; ok {

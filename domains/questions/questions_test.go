@@ -13,6 +13,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -172,14 +174,14 @@ func TestBeatsTFIDF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Steps: 15000, Seed: 1, ValEvery: 500}} // about 75 s; a step budget makes the run reproducible
-	tr.Validate = core.AccuracyOn(d, "val")
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Steps: 15000, Seed: 1, ValEvery: 500}} // about 75 s; a step budget makes the run reproducible
+	tr.Validate = metrics.AccuracyOn(d, "val")
 	res, err := tr.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eps, _ := d.Episodes(ctx, "test")
-	_, v, err := core.Evaluate(ctx, m, eps, nil)
+	_, v, err := metrics.Evaluate(ctx, m, eps, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +196,7 @@ func TestBeatsTFIDF(t *testing.T) {
 		scores = append(scores, questions.Cosine(tf.Vector(p.A), tf.Vector(p.B)))
 		same = append(same, p.Same)
 	}
-	base, err := core.Verify(scores, same, math.NaN())
+	base, err := metrics.Verify(scores, same, math.NaN())
 	if err != nil {
 		t.Fatal(err)
 	}

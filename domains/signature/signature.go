@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
 	"io/fs"
 	"math/rand/v2"
 	"path"
@@ -31,8 +32,31 @@ import (
 // Name is the registered domain name.
 const Name = "signature"
 
+// InputKind is the domain's own input kind: a scan fitted by its ink
+// (PrepareInk), whatever its colour.
+const InputKind = "ink"
+
 func init() {
-	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) })
+	imageset.RegisterKind(InputKind, imageset.Kind{Prepare: func(img image.Image, pre core.Preprocess) ([]float32, error) {
+		if pre.Channels > 1 {
+			return nil, fmt.Errorf("input kind ink needs a grayscale input, not %d channels", pre.Channels)
+		}
+		return PrepareInk(img, pre)
+	}, AnyColor: true})
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return Open(o) }, Policy)
+}
+
+// Policy is the signature domain's policy: validation and calibration on
+// the validation writers (their genuine signatures and skilled forgeries
+// against References genuine references each), the recipe of the
+// published protocol (900 steps with augmentation), and references of 2
+// to 20 genuine signatures a writer, verified by the domain's Rule.
+var Policy = core.Policy{
+	DataFolder: "signatures",
+	ValTask:    "val",
+	Recipe:     core.Recipe{Steps: 900, Augment: true},
+	Enrolment: &core.Enrolment{Noun: "writer", Key: "writer", Item: "signature", Gallery: "signatures.gallery", List: "references",
+		Min: 2, Max: 20, Accept: "genuine", Reject: "forged", Aggregate: true},
 }
 
 // DefaultInput is the model input [C,H,W]: SigNet's 155×220 scaled for a CPU.
@@ -45,7 +69,7 @@ const References = 5
 
 // Preprocess is the preprocessing of signature scans for an input [C,H,W].
 func Preprocess(input []int) core.Preprocess {
-	return core.Preprocess{Kind: "image", Channels: 1, Height: input[1], Width: input[2], Fit: "ink", Mean: 0.1, Std: 0.25}
+	return core.Preprocess{Kind: InputKind, Channels: 1, Height: input[1], Width: input[2], Mean: 0.1, Std: 0.25}
 }
 
 // Tower is the default signature tower for an input.
@@ -214,7 +238,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	d := &Domain{Writers: writers, Test: perm[:nTest], Val: perm[nTest : nTest+nVal], Train: perm[nTest+nVal:]}
 	d.Domain = &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", InputKind: "image",
+			Name: Name, Version: "1", Policy: Policy, InputKind: "image",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
 			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "contrastive", HeadConfig: json.RawMessage(`{"margin":2}`)},
 			Preprocess: pre,

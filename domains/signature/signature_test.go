@@ -15,6 +15,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -226,12 +228,12 @@ func TestUnseenWriters(t *testing.T) {
 	}
 	// 900 steps: about 4 minutes on 2 idle cores; a step budget keeps the
 	// result reproducible.
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Schedule: "cosine", Steps: 900, Seed: 1, Augment: true}}
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Schedule: "cosine", Steps: 900, Seed: 1, Augment: true}}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := core.VerifyEnrolled(ctx, m, eps, signature.Rule)
+	v, err := metrics.VerifyEnrolled(ctx, m, eps, signature.Rule)
 	if err != nil {
 		t.Fatal(err)
 	}

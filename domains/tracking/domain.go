@@ -36,8 +36,13 @@ const (
 )
 
 func init() {
-	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return OpenDomain(o) })
+	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return OpenDomain(o) }, Policy)
 }
+
+// Policy is the tracking domain's policy: calibration on pairs from the
+// held-out end of each sequence, and small batches of crops (24 items, 16
+// pairs, validation every 200 steps).
+var Policy = core.Policy{DataFolder: "tracking", ValTask: "val", Recipe: core.Recipe{Items: 24, Pairs: 16, ValEvery: 200}}
 
 // Domain serves training pairs of crops from video sequences: an exemplar
 // around the target in one frame, and search regions of a frame at most
@@ -137,7 +142,7 @@ func OpenDomain(o core.DomainOptions) (*Domain, error) {
 	}
 	d.Domain = &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", InputKind: "video",
+			Name: Name, Version: "1", Policy: Policy, InputKind: "video",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: []int{3, cropIn, cropIn}},
 			Spec:       Spec,
 			Preprocess: core.Preprocess{Kind: "image", Width: cropIn, Height: cropIn, Channels: 3},

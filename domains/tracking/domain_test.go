@@ -11,6 +11,7 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/tracking"
 	"github.com/siamesenet/siamese/internal/datadir"
 )
@@ -173,7 +174,7 @@ func TestBeatsBaselinesOnCrossing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Schedule: "cosine", Steps: crossingSteps, Seed: 1, Augment: true, Items: 24, Pairs: 16}}
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Schedule: "cosine", Steps: crossingSteps, Seed: 1, Augment: true, Items: 24, Pairs: 16}}
 	if _, err := tr.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

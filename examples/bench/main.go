@@ -31,6 +31,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/gallery"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
@@ -306,8 +308,8 @@ func runChild(c string, o options, profile string) error {
 		}
 		var t0 time.Time
 		var secs float64
-		tr := &core.Trainer{Model: m, Domain: fixed{bt}, Config: core.TrainConfig{Steps: o.steps + 1, Items: 2 * o.batch, Pairs: o.batch},
-			OnProgress: func(p core.Progress) {
+		tr := &train.Trainer{Model: m, Domain: fixed{bt}, Config: train.Config{Steps: o.steps + 1, Items: 2 * o.batch, Pairs: o.batch},
+			OnProgress: func(p train.Progress) {
 				if p.Step == 1 {
 					t0 = time.Now()
 				}
@@ -378,14 +380,14 @@ func runSearch() error {
 	if err != nil {
 		return err
 	}
-	g := core.NewGallery(m)
-	var entries []*core.Person
+	g := gallery.New(m, 0)
+	var entries []*gallery.Person
 	for i := 0; i < 100_000; i++ {
 		e := make([]float32, 64)
 		for k := range e {
 			e[k] = float32(rng.NormFloat64())
 		}
-		entries = append(entries, &core.Person{Name: fmt.Sprintf("q%06d", i), Embeddings: [][]float32{e}})
+		entries = append(entries, &gallery.Person{Name: fmt.Sprintf("q%06d", i), Embeddings: [][]float32{e}})
 	}
 	if err := g.EnrollAll(entries, false); err != nil {
 		return err
@@ -399,7 +401,7 @@ func runSearch() error {
 			return err
 		}
 	}
-	fmt.Printf("\nquestion index (core.Gallery.Search, top 5): 100000 questions, 64-d: %.2f ms/query\n", 1000*time.Since(start).Seconds()/reps)
+	fmt.Printf("\nquestion index (gallery.Gallery.Search, top 5): 100000 questions, 64-d: %.2f ms/query\n", 1000*time.Since(start).Seconds()/reps)
 	return nil
 }
 
@@ -415,7 +417,7 @@ func runGallery() error {
 	}
 	fmt.Printf("identify one probe embedding against a gallery, %d-d embeddings, %d cores\n\n| people | photos each | ms/probe |\n|---|---|---|\n", dim, runtime.NumCPU())
 	for _, per := range []int{1, 5} {
-		g := core.NewGallery(m)
+		g := gallery.New(m, 0)
 		for i := 0; i < 10_000; i++ {
 			var embs [][]float32
 			for j := 0; j < per; j++ {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/glyphs"
 	"github.com/siamesenet/siamese/plugins"
 )
@@ -70,8 +71,8 @@ func trainRate(ctx context.Context, d core.Domain, steps int) (float64, error) {
 	defer m.Close()
 	var t0 time.Time
 	var secs float64
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Steps: steps + 1, Augment: true, Seed: 1},
-		OnProgress: func(p core.Progress) {
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Steps: steps + 1, Augment: true, Seed: 1},
+		OnProgress: func(p train.Progress) {
 			if p.Step == 1 {
 				t0 = time.Now()
 			}

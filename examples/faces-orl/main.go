@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
@@ -100,14 +102,14 @@ func run(ctx context.Context, log *slog.Logger, data string, steps int, budget t
 	if val > 0 {
 		cfg.Split = "train" // the calibration subjects stay unseen
 	}
-	tr := &core.Trainer{Model: m, Domain: dom, Log: log, Config: cfg}
+	tr := &train.Trainer{Model: m, Domain: dom, Log: log, Config: cfg}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
 	threshold := math.NaN() // with no held-out subjects the model keeps its default threshold
 	if val > 0 {
-		if _, err := core.Calibrate(ctx, m, dom, "val-5shot", 0); err != nil {
+		if _, err := metrics.Calibrate(ctx, m, dom, "val-5shot", 0); err != nil {
 			return nil, err
 		}
 		threshold = m.Threshold
@@ -159,9 +161,9 @@ func run(ctx context.Context, log *slog.Logger, data string, steps int, budget t
 	return r, m.Save(out)
 }
 
-// enrolledRaw scores raw pixels as core.VerifyEnrolled scores a model
+// enrolledRaw scores raw pixels as metrics.VerifyEnrolled scores a model
 // with the closest-photo rule.
-func enrolledRaw(eps []core.Episode, score scoreFunc) (*core.Verification, error) {
+func enrolledRaw(eps []core.Episode, score scoreFunc) (*metrics.Verification, error) {
 	var s []float64
 	var same []bool
 	for _, ep := range eps {
@@ -180,14 +182,14 @@ func enrolledRaw(eps []core.Episode, score scoreFunc) (*core.Verification, error
 			}
 		}
 	}
-	return core.Verify(s, same, math.NaN())
+	return metrics.Verify(s, same, math.NaN())
 }
 
 type embedFunc func(context.Context, []core.Item, int) ([][]float32, error)
 type scoreFunc func(a, b []float32) float32
 
 // verifyClasses scores every pair of images of some subjects.
-func verifyClasses(ctx context.Context, dom *face.Domain, classes []int, embed embedFunc, score scoreFunc) (*core.Verification, error) {
+func verifyClasses(ctx context.Context, dom *face.Domain, classes []int, embed embedFunc, score scoreFunc) (*metrics.Verification, error) {
 	var items []core.Item
 	var labels []int
 	for _, c := range classes {
@@ -208,7 +210,7 @@ func verifyClasses(ctx context.Context, dom *face.Domain, classes []int, embed e
 			same = append(same, labels[i] == labels[j])
 		}
 	}
-	return core.Verify(s, same, math.NaN())
+	return metrics.Verify(s, same, math.NaN())
 }
 
 // measure computes every figure on the unseen subjects for one method.
@@ -281,7 +283,7 @@ func measure(ctx context.Context, dom *face.Domain, embed embedFunc, score score
 				rank1 += b2f(topMax == a)
 			}
 		}
-		v, err := core.Verify(s, same, math.NaN())
+		v, err := metrics.Verify(s, same, math.NaN())
 		if err != nil {
 			return r, err
 		}

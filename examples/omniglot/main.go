@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
@@ -64,18 +66,18 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	if err != nil {
 		return err
 	}
-	before, err := core.Identify(ctx, m, runs, nil)
+	before, err := metrics.Identify(ctx, m, runs, nil)
 	if err != nil {
 		return err
 	}
 	log.Info("before training", "lake20", before.Accuracy)
-	tr := &core.Trainer{Model: m, Domain: dom, Log: log, Config: core.TrainConfig{
+	tr := &train.Trainer{Model: m, Domain: dom, Log: log, Config: train.Config{
 		LR: lr, Schedule: schedule, Items: items, Pairs: pairs, Duration: budget, Seed: seed, Augment: augment, ValEvery: valEvery,
 		Checkpoint: out + ".ckpt", CkptEvery: 1000,
 	}}
-	tr.Validate = core.AccuracyOn(dom, "val20")
+	tr.Validate = metrics.AccuracyOn(dom, "val20")
 	last := time.Now()
-	tr.OnProgress = func(p core.Progress) {
+	tr.OnProgress = func(p train.Progress) {
 		if time.Since(last) > 30*time.Second || p.Val != nil {
 			last = time.Now()
 			log.Info("progress", "step", p.Step, "loss", p.Loss, "pairs/s", int(p.PairsPerSec), "eta", p.ETA.Round(time.Second))
@@ -85,7 +87,7 @@ func run(ctx context.Context, log *slog.Logger, data string, budget time.Duratio
 	if err != nil {
 		return err
 	}
-	after, err := core.Identify(ctx, m, runs, nil)
+	after, err := metrics.Identify(ctx, m, runs, nil)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/plugins"
@@ -59,12 +63,23 @@ type domain struct{}
 func (domain) Describe() core.Description {
 	return core.Description{
 		Name: "shapes", Version: "1.0.0", InputKind: "image",
-		Input:      core.InputSpec{Kind: core.Dense, Shape: []int{1, side, side}},
-		Spec:       core.Spec{Tower: "cnn", TowerConfig: []byte(`{"preset":"small"}`), Head: "contrastive"},
-		Preprocess: core.Preprocess{Kind: "image", Width: side, Height: side, Channels: 1, Std: 1},
-		Splits:     []string{"train"}, Tasks: []string{"test5"},
+		Input: core.InputSpec{Kind: core.Dense, Shape: []int{1, side, side}},
+		Spec:  core.Spec{Tower: "cnn", TowerConfig: []byte(`{"preset":"small"}`), Head: "contrastive"},
+		// An input kind the host does not know: the host decodes a user's
+		// file through the plugin's Decode.
+		Preprocess: core.Preprocess{Kind: inputKind, Width: side, Height: side, Channels: 1, Std: 1},
+		Splits:     []string{"train"}, Tasks: []string{"test5", "val5"},
+		Policy: policy,
 	}
 }
+
+// inputKind is the plugin's own input kind: a text file naming a shape,
+// "CORNERS" or "CORNERS star" (3 to 9 corners), drawn upright and centred.
+const inputKind = "shape-name"
+
+// policy: validation and calibration on 5-way episodes of the held-out
+// classes drawn with another seed than the test task's, and a small recipe.
+var policy = core.Policy{ValTask: "val5", Recipe: core.Recipe{Items: 32, Pairs: 48, Steps: 500}}
 
 // stream makes each batch from (seed, step) alone, as the contract asks:
 // half the classes train (even), the others are kept for the test task.
@@ -106,12 +121,15 @@ func (domain) Pairs(_ context.Context, req core.PairRequest) (core.Stream, error
 	return &stream{req: req, step: req.Start}, nil
 }
 
-// Episodes: 5-way one-shot over the classes never trained on.
+// Episodes: 5-way one-shot over the classes never trained on (val5 draws
+// them with another seed).
 func (domain) Episodes(_ context.Context, task string) ([]core.Episode, error) {
-	if task != "test5" {
-		return nil, errors.New("shapes has only the task test5")
+	seeds := map[string]uint64{"test5": 1, "val5": 7}
+	seed, ok := seeds[task]
+	if !ok {
+		return nil, fmt.Errorf("shapes has no task %q (has test5, val5)", task)
 	}
-	rng := rand.New(rand.NewPCG(1, 2))
+	rng := rand.New(rand.NewPCG(seed, 2))
 	var eps []core.Episode
 	for e := 0; e < 50; e++ {
 		var ep core.Episode
@@ -125,12 +143,22 @@ func (domain) Episodes(_ context.Context, task string) ([]core.Episode, error) {
 	return eps, nil
 }
 
-func (domain) Decode([]byte) (core.Item, error) {
-	return core.Item{}, errors.New("shapes draws its own images; it decodes no files")
+// Decode draws the shape a file names ("5", "5 star").
+func (domain) Decode(raw []byte) (core.Item, error) {
+	f := strings.Fields(string(raw))
+	if len(f) < 1 || len(f) > 2 || (len(f) == 2 && f[1] != "star") {
+		return core.Item{}, errors.New(`want a shape name: "CORNERS" or "CORNERS star"`)
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil || n < 3 || n > 9 {
+		return core.Item{}, fmt.Errorf("%q corners: want 3 to 9", f[0])
+	}
+	c := slices.Index(classes, shape{n, len(f) - 1})
+	return core.Item{Dense: draw(c, rand.New(rand.NewPCG(0, 0)))}, nil
 }
 
 func main() {
-	plugins.Serve(plugins.Config{Name: "shapes", Version: "1.0.0", Open: func(core.DomainOptions) (core.Domain, error) {
+	plugins.Serve(plugins.Config{Name: "shapes", Version: "1.0.0", Policy: policy, Open: func(core.DomainOptions) (core.Domain, error) {
 		return domain{}, nil
 	}})
 }

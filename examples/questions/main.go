@@ -20,6 +20,8 @@ import (
 	"syscall"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -90,13 +92,13 @@ func run(ctx context.Context, data string, steps int, seed uint64, headConfig, o
 	if err != nil {
 		return nil, err
 	}
-	tr := &core.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: core.TrainConfig{Steps: steps, Seed: seed, ValEvery: 500}}
-	tr.Validate = core.AccuracyOn(d, "val")
+	tr := &train.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: train.Config{Steps: steps, Seed: seed, ValEvery: 500}}
+	tr.Validate = metrics.AccuracyOn(d, "val")
 	res, err := tr.Run(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := core.Calibrate(ctx, m, d, "val", 0); err != nil {
+	if _, err := metrics.Calibrate(ctx, m, d, "val", 0); err != nil {
 		return nil, err
 	}
 	r := &Result{Steps: res.Steps, Seconds: res.Seconds, TrainPairs: len(d.Train), ValPairs: len(d.Val), TestPairs: len(d.Test)}
@@ -104,7 +106,7 @@ func run(ctx context.Context, data string, steps int, seed uint64, headConfig, o
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := core.Evaluate(ctx, m, eps, nil)
+	_, v, err := metrics.Evaluate(ctx, m, eps, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +132,12 @@ func run(ctx context.Context, data string, steps int, seed uint64, headConfig, o
 		return s, same
 	}
 	vs, vsame := cos(d.Val)
-	vv, err := core.Verify(vs, vsame, math.NaN())
+	vv, err := metrics.Verify(vs, vsame, math.NaN())
 	if err != nil {
 		return nil, err
 	}
 	ts, tsame := cos(d.Test)
-	tv, err := core.Verify(ts, tsame, vv.EERThresh)
+	tv, err := metrics.Verify(ts, tsame, vv.EERThresh)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,8 @@ import (
 	"syscall"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -69,7 +71,7 @@ func run(ctx context.Context, data string, steps int, seed uint64, splitSeed, ou
 	if err != nil {
 		return err
 	}
-	tr := &core.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: core.TrainConfig{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true}}
+	tr := &train.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: train.Config{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true}}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		return err
@@ -86,19 +88,19 @@ func run(ctx context.Context, data string, steps int, seed uint64, splitSeed, ou
 	}
 	var rows []Row
 	for _, rule := range []core.ScoreRule{signature.Rule, {Aggregate: core.Closest, Normalize: true}, {Aggregate: core.MeanScore}, {Aggregate: core.Closest}} {
-		cal, err := core.VerifyEnrolled(ctx, m, train, rule)
+		cal, err := metrics.VerifyEnrolled(ctx, m, train, rule)
 		if err != nil {
 			return err
 		}
-		v, err := core.VerifyEnrolled(ctx, m, test, rule)
+		v, err := metrics.VerifyEnrolled(ctx, m, test, rule)
 		if err != nil {
 			return err
 		}
-		at, err := core.Verify(v.Scores, v.Same, cal.EERThresh)
+		at, err := metrics.Verify(v.Scores, v.Same, cal.EERThresh)
 		if err != nil {
 			return err
 		}
-		atEER, err := core.Verify(v.Scores, v.Same, math.NaN())
+		atEER, err := metrics.Verify(v.Scores, v.Same, math.NaN())
 		if err != nil {
 			return err
 		}

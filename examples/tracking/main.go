@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/tracking"
 	"github.com/siamesenet/siamese/internal/datadir"
 )
@@ -59,9 +60,9 @@ func run(ctx context.Context, data string, steps int, seed uint64, test, opt, ou
 	if err != nil {
 		return err
 	}
-	cfg := core.TrainConfig{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true, Items: 24, Pairs: 16, LR: 1e-3}
-	tr := &core.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: cfg}
-	tr.OnProgress = func(p core.Progress) {
+	cfg := train.Config{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true, Items: 24, Pairs: 16, LR: 1e-3}
+	tr := &train.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: cfg}
+	tr.OnProgress = func(p train.Progress) {
 		if p.Step%100 == 0 && !jsonOut {
 			fmt.Fprintf(os.Stderr, "step %d/%d loss %.4f (%.0f pairs/s)\n", p.Step, p.Steps, p.Loss, p.PairsPerSec)
 		}

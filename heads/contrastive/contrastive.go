@@ -7,7 +7,6 @@
 package contrastive
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -29,15 +28,7 @@ type Config struct {
 }
 
 func init() {
-	core.RegisterHead(Name, func(raw json.RawMessage, in []int, _ *rand.Rand) (core.Head, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("contrastive config: %w", err)
-			}
-		}
-		return New(in, c)
-	})
+	core.RegisterHead(Name, core.HeadFactoryOf(Name, func(in []int, c Config, _ *rand.Rand) (*Head, error) { return New(in, c) }))
 }
 
 // Head is the contrastive head. It has no learnables.

@@ -14,7 +14,6 @@
 package cosine
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -36,15 +35,7 @@ type Config struct {
 }
 
 func init() {
-	core.RegisterHead(Name, func(raw json.RawMessage, in []int, _ *rand.Rand) (core.Head, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("cosine config: %w", err)
-			}
-		}
-		return New(in, c)
-	})
+	core.RegisterHead(Name, core.HeadFactoryOf(Name, func(in []int, c Config, _ *rand.Rand) (*Head, error) { return New(in, c) }))
 }
 
 // Head is the cosine head. It has no learnables.

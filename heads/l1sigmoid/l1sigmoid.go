@@ -5,7 +5,6 @@
 package l1sigmoid
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -19,9 +18,8 @@ import (
 const Name = "l1sigmoid"
 
 func init() {
-	core.RegisterHead(Name, func(cfg json.RawMessage, in []int, rng *rand.Rand) (core.Head, error) {
-		return New(in, rng)
-	})
+	// The head takes no config: any field is an error.
+	core.RegisterHead(Name, core.HeadFactoryOf(Name, func(in []int, _ struct{}, rng *rand.Rand) (*Head, error) { return New(in, rng) }))
 }
 
 // Head is the weighted-L1 sigmoid head.

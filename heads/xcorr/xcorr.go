@@ -12,7 +12,6 @@
 package xcorr
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -45,15 +44,7 @@ type Config struct {
 }
 
 func init() {
-	core.RegisterHead(Name, func(raw json.RawMessage, in []int, _ *rand.Rand) (core.Head, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("xcorr config: %w", err)
-			}
-		}
-		return New(in, c)
-	})
+	core.RegisterHead(Name, core.HeadFactoryOf(Name, func(in []int, c Config, _ *rand.Rand) (*Head, error) { return New(in, c) }))
 }
 
 // Head is the cross-correlation head. Its one learnable is the bias.

@@ -13,6 +13,7 @@ import (
 	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
 	_ "image/png"  // PNG decoder
+	"sync"
 
 	"github.com/siamesenet/siamese/core"
 	_ "golang.org/x/image/bmp" // BMP decoder
@@ -37,22 +38,80 @@ func Decode(raw []byte) (image.Image, error) {
 	return img, err
 }
 
-// Prepare turns an image into a model input [C,H,W] as the preprocessing
-// says: gray or RGB, resized to Width×Height, scaled to [0,1], inverted if
-// asked, then (v − Mean)/Std.
+// Kind is an image input kind: how a decoded image becomes a model input.
+type Kind struct {
+	// Prepare turns an image into the input [C,H,W].
+	Prepare func(img image.Image, pre core.Preprocess) ([]float32, error)
+	// AnyColor accepts color and gray images alike (the kind reduces
+	// them itself), where the plain kind insists on the model's channels.
+	AnyColor bool
+}
+
+var (
+	kindsMu sync.RWMutex
+	kinds   = map[string]Kind{}
+)
+
+// RegisterKind registers an image input kind: Prepare and Load use it
+// for a preprocessing of that kind, and core decodes users' files of it
+// (decode, CheckFits, Prepare). The kind "image" (PrepareImage) is built in.
+func RegisterKind(name string, k Kind) {
+	kindsMu.Lock()
+	kinds[name] = k
+	kindsMu.Unlock()
+	core.RegisterDecoder(name, func(pre core.Preprocess) (core.Decoder, error) {
+		return core.DecoderFunc(func(raw []byte) (core.Item, error) {
+			img, err := Decode(raw)
+			if err != nil {
+				return core.Item{}, err
+			}
+			if err := CheckFits(img, pre); err != nil {
+				return core.Item{}, err
+			}
+			x, err := Prepare(img, pre)
+			if err != nil {
+				return core.Item{}, err
+			}
+			return core.Item{Dense: x}, nil
+		}), nil
+	})
+}
+
+func init() { RegisterKind("image", Kind{Prepare: PrepareImage}) }
+
+func kindOf(pre core.Preprocess) (Kind, error) {
+	name := pre.Kind
+	if name == "" {
+		name = "image"
+	}
+	kindsMu.RLock()
+	k, ok := kinds[name]
+	kindsMu.RUnlock()
+	if !ok {
+		return Kind{}, fmt.Errorf("input kind %q is not an image kind of this build", name)
+	}
+	return k, nil
+}
+
+// Prepare turns an image into a model input [C,H,W] by the preprocessing's
+// kind.
 func Prepare(img image.Image, pre core.Preprocess) ([]float32, error) {
-	w, h, ch := pre.Width, pre.Height, pre.Channels
-	if w <= 0 || h <= 0 {
+	k, err := kindOf(pre)
+	if err != nil {
+		return nil, err
+	}
+	if pre.Width <= 0 || pre.Height <= 0 {
 		return nil, fmt.Errorf("preprocessing has no input size")
 	}
+	return k.Prepare(img, pre)
+}
+
+// PrepareImage is the kind "image": gray or RGB, resized to Width×Height,
+// scaled to [0,1], inverted if asked, then (v − Mean)/Std.
+func PrepareImage(img image.Image, pre core.Preprocess) ([]float32, error) {
+	w, h, ch := pre.Width, pre.Height, pre.Channels
 	if ch == 0 {
 		ch = 1
-	}
-	if pre.Fit == "ink" {
-		if ch != 1 {
-			return nil, fmt.Errorf("fit ink needs a grayscale input, not %d channels", ch)
-		}
-		return prepareInk(img, pre)
 	}
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
@@ -111,8 +170,10 @@ func CheckFits(img image.Image, pre core.Preprocess) error {
 	if b.Dx()*4 < pre.Width || b.Dy()*4 < pre.Height {
 		return fmt.Errorf("image of %d×%d pixels is far smaller than the model's %d×%d input", b.Dx(), b.Dy(), pre.Width, pre.Height)
 	}
-	if pre.Fit == "ink" {
-		return nil // scans of ink are reduced to gray whatever their colour
+	if k, err := kindOf(pre); err != nil {
+		return err
+	} else if k.AnyColor {
+		return nil
 	}
 	gray := IsGray(img)
 	switch {

@@ -7,14 +7,14 @@ import (
 	"image/color"
 	"math"
 
-	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 )
 
 // ROC writes the ROC curve (TAR against FAR, FAR on a log axis) to path.
-func ROC(path, title string, v *core.Verification) error {
+func ROC(path, title string, v *metrics.Verification) error {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "false accept rate"

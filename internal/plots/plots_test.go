@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
 )
 
 func TestPlotsArePNGs(t *testing.T) {
@@ -17,7 +17,7 @@ func TestPlotsArePNGs(t *testing.T) {
 		scores = append(scores, math.Mod(float64(i)*0.37, 1))
 		same = append(same, i%3 == 0)
 	}
-	v, err := core.Verify(scores, same, 0.5)
+	v, err := metrics.Verify(scores, same, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}

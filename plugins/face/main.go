@@ -5,13 +5,8 @@
 package main
 
 import (
-	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/face"
 	"github.com/siamesenet/siamese/plugins"
 )
 
-func main() {
-	plugins.Serve(plugins.Config{Name: face.Name, Version: "1.0.0", Open: func(o core.DomainOptions) (core.Domain, error) {
-		return face.Open(o)
-	}})
-}
+func main() { plugins.Serve(plugins.Builtin(face.Name, "1.0.0")) }

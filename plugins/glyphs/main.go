@@ -5,13 +5,8 @@
 package main
 
 import (
-	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/glyphs"
 	"github.com/siamesenet/siamese/plugins"
 )
 
-func main() {
-	plugins.Serve(plugins.Config{Name: glyphs.Name, Version: "1.0.0", Open: func(o core.DomainOptions) (core.Domain, error) {
-		return core.OpenDomain(glyphs.Name, o)
-	}})
-}
+func main() { plugins.Serve(plugins.Builtin(glyphs.Name, "1.0.0")) }

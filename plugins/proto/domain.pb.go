@@ -14,11 +14,12 @@
 package proto
 
 import (
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
+
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -68,6 +69,7 @@ type AboutReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Policy        []byte                 `protobuf:"bytes,3,opt,name=policy,proto3" json:"policy,omitempty"` // core.Policy as JSON; empty from plugins older than it (defaults)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,6 +116,13 @@ func (x *AboutReply) GetVersion() string {
 		return x.Version
 	}
 	return ""
+}
+
+func (x *AboutReply) GetPolicy() []byte {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
 }
 
 type OpenRequest struct {
@@ -190,7 +199,8 @@ type Description struct {
 	Preprocess    []byte                 `protobuf:"bytes,10,opt,name=preprocess,proto3" json:"preprocess,omitempty"` // core.Preprocess as JSON
 	Splits        []string               `protobuf:"bytes,11,rep,name=splits,proto3" json:"splits,omitempty"`
 	Tasks         []string               `protobuf:"bytes,12,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"` // core.ScoreRule as JSON; empty when none
+	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`     // core.ScoreRule as JSON; empty when none
+	Policy        []byte                 `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"` // core.Policy as JSON; empty from plugins older than it (defaults)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,6 +322,13 @@ func (x *Description) GetTasks() []string {
 func (x *Description) GetRule() []byte {
 	if x != nil {
 		return x.Rule
+	}
+	return nil
+}
+
+func (x *Description) GetPolicy() []byte {
+	if x != nil {
+		return x.Policy
 	}
 	return nil
 }
@@ -681,11 +698,12 @@ var File_domain_proto protoreflect.FileDescriptor
 const file_domain_proto_rawDesc = "" +
 	"\n" +
 	"\fdomain.proto\x12\x12siamese.plugins.v1\"\x0e\n" +
-	"\fAboutRequest\":\n" +
+	"\fAboutRequest\"R\n" +
 	"\n" +
 	"AboutReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xba\x01\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06policy\x18\x03 \x01(\fR\x06policy\"\xba\x01\n" +
 	"\vOpenRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x14\n" +
 	"\x05input\x18\x02 \x03(\x05R\x05input\x12@\n" +
@@ -693,7 +711,7 @@ const file_domain_proto_rawDesc = "" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf3\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x03\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
@@ -713,7 +731,8 @@ const file_domain_proto_rawDesc = "" +
 	"preprocess\x12\x16\n" +
 	"\x06splits\x18\v \x03(\tR\x06splits\x12\x14\n" +
 	"\x05tasks\x18\f \x03(\tR\x05tasks\x12\x12\n" +
-	"\x04rule\x18\r \x01(\fR\x04rule\"\x93\x01\n" +
+	"\x04rule\x18\r \x01(\fR\x04rule\x12\x16\n" +
+	"\x06policy\x18\x0e \x01(\fR\x06policy\"\x93\x01\n" +
 	"\vPairRequest\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x14\n" +

@@ -6,13 +6,8 @@
 package main
 
 import (
-	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/tracking"
 	"github.com/siamesenet/siamese/plugins"
 )
 
-func main() {
-	plugins.Serve(plugins.Config{Name: tracking.Name, Version: "1.0.0", Open: func(o core.DomainOptions) (core.Domain, error) {
-		return tracking.OpenDomain(o)
-	}})
-}
+func main() { plugins.Serve(plugins.Builtin(tracking.Name, "1.0.0")) }

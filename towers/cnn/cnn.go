@@ -7,7 +7,6 @@
 package cnn
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 
@@ -92,17 +91,7 @@ func (c Config) Resolve() (Config, error) {
 	return c, nil
 }
 
-func init() {
-	core.RegisterTower(Name, func(raw json.RawMessage, rng *rand.Rand) (core.Tower, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("cnn config: %w", err)
-			}
-		}
-		return New(c, rng)
-	})
-}
+func init() { core.RegisterTower(Name, core.TowerFactoryOf(Name, New)) }
 
 // Tower is a CNN tower.
 type Tower struct {

@@ -9,7 +9,6 @@
 package fconv
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 
@@ -93,17 +92,7 @@ func (c Config) Stride() int {
 	return s
 }
 
-func init() {
-	core.RegisterTower(Name, func(raw json.RawMessage, rng *rand.Rand) (core.Tower, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("fconv config: %w", err)
-			}
-		}
-		return New(c, rng)
-	})
-}
+func init() { core.RegisterTower(Name, core.TowerFactoryOf(Name, New)) }
 
 // Tower is a fully-convolutional tower.
 type Tower struct {

@@ -5,7 +5,6 @@
 package mlp
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 
@@ -25,17 +24,7 @@ type Config struct {
 	Activation string `json:"activation,omitempty"` // of the embedding layer
 }
 
-func init() {
-	core.RegisterTower(Name, func(raw json.RawMessage, rng *rand.Rand) (core.Tower, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("mlp config: %w", err)
-			}
-		}
-		return New(c, rng)
-	})
-}
+func init() { core.RegisterTower(Name, core.TowerFactoryOf(Name, New)) }
 
 // Tower is an MLP tower.
 type Tower struct {

@@ -7,8 +7,8 @@
 package text
 
 import (
-	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 
 	"github.com/siamesenet/siamese/core"
@@ -57,16 +57,28 @@ func (c Config) Featurizer() Featurizer {
 }
 
 func init() {
-	core.RegisterTower(Name, func(raw json.RawMessage, rng *rand.Rand) (core.Tower, error) {
-		var c Config
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &c); err != nil {
-				return nil, fmt.Errorf("text config: %w", err)
-			}
+	core.RegisterTower(Name, core.TowerFactoryOf(Name, New))
+	core.RegisterDecoder(InputKind, func(pre core.Preprocess) (core.Decoder, error) {
+		feat, err := FeaturizerOf(pre)
+		if err != nil {
+			return nil, err
 		}
-		return New(c, rng)
+		return core.DecoderFunc(func(raw []byte) (core.Item, error) {
+			bag, truncated, err := feat.Features(string(raw))
+			if err != nil {
+				return core.Item{}, err
+			}
+			if truncated {
+				slog.Warn("text truncated", "bytes", len(raw), "kept", MaxBytes)
+			}
+			return core.Item{Bag: bag}, nil
+		}), nil
 	})
 }
+
+// InputKind is the input kind of text models: hashed n-grams of the
+// featurizer's settings.
+const InputKind = "text"
 
 // Tower is a text tower: an embedding bag, then an MLP tower.
 type Tower struct {

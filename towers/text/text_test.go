@@ -9,6 +9,7 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/core/train"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/text"
@@ -57,7 +58,7 @@ func TestSparseRowsAndUnitLength(t *testing.T) {
 	table := m.Tower.Params()[0]
 	before := append([]float32(nil), table.Data...)
 	d := &fixedDomain{bt: &core.Batch{Items: items, A: []int{0, 1, 2, 3}, B: []int{1, 2, 3, 0}, Y: []float32{1, 0, 1, 0}}}
-	tr := &core.Trainer{Model: m, Domain: d, Config: core.TrainConfig{Steps: 3, Items: 4, Pairs: 4, Seed: 1, LR: 0.01}}
+	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Steps: 3, Items: 4, Pairs: 4, Seed: 1, LR: 0.01}}
 	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

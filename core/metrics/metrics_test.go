@@ -1,4 +1,4 @@
-package core_test
+package metrics_test
 
 import (
 	"context"
@@ -6,7 +6,18 @@ import (
 	"testing"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/towers/mlp"
 )
+
+func testModel(t testing.TB, head string) *core.Model {
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":6,"hidden":[5],"embed":4}`), Head: head}, core.Preprocess{Kind: "vector"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
 func TestVerify(t *testing.T) {
 	for _, tc := range []struct {
@@ -21,7 +32,7 @@ func TestVerify(t *testing.T) {
 		{"one swap", []float64{0.9, 0.7, 0.8, 0.1}, []bool{true, true, false, false}, 0.75, 0.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := core.Verify(tc.scores, tc.same, math.NaN())
+			v, err := metrics.Verify(tc.scores, tc.same, math.NaN())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -33,7 +44,7 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	v, err := core.Verify([]float64{0.9, 0.6, 0.4, 0.1}, []bool{true, false, true, false}, 0.5)
+	v, err := metrics.Verify([]float64{0.9, 0.6, 0.4, 0.1}, []bool{true, false, true, false}, 0.5)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +54,7 @@ func TestVerify(t *testing.T) {
 	if th, tar := v.ThresholdAtFAR(0); th != 0.9 || tar != 0.5 {
 		t.Errorf("threshold at FAR 0: %v (TAR %v), want 0.9 (0.5)", th, tar)
 	}
-	if _, err := core.Verify([]float64{1}, []bool{true}, 0.5); err == nil {
+	if _, err := metrics.Verify([]float64{1}, []bool{true}, 0.5); err == nil {
 		t.Error("no error without negatives")
 	}
 }
@@ -69,7 +80,7 @@ func TestIdentify(t *testing.T) {
 			// a wrong label must be counted wrong
 			ep.QueryLabel[0] = 1
 		}
-		res, err := core.Identify(context.Background(), m, []core.Episode{ep}, nil)
+		res, err := metrics.Identify(context.Background(), m, []core.Episode{ep}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,7 @@
-package core
+// Package metrics scores a model: verification over labelled pairs (ROC,
+// AUC, EER, FAR/FRR, TAR at a FAR), N-way K-shot identification over a
+// domain's episodes, and the calibration of a model's threshold.
+package metrics
 
 import (
 	"context"
@@ -6,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/siamesenet/siamese/core"
 )
 
 // Verification holds the metrics of scores over labelled pairs.
@@ -147,7 +152,7 @@ type Identification struct {
 // Identify runs episodes: each query is given the label of the support
 // class with the highest mean score over its K shots. Each item is embedded
 // once. progress, if not nil, is called after each episode.
-func Identify(ctx context.Context, m *Model, eps []Episode, progress func(done, total int)) (*Identification, error) {
+func Identify(ctx context.Context, m *core.Model, eps []core.Episode, progress func(done, total int)) (*Identification, error) {
 	id, _, err := Evaluate(ctx, m, eps, progress)
 	return id, err
 }
@@ -155,7 +160,7 @@ func Identify(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 // Evaluate runs episodes as Identify does and also scores every query
 // against every support item as a labelled pair, for verification metrics
 // at the model's threshold.
-func Evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, total int)) (*Identification, *Verification, error) {
+func Evaluate(ctx context.Context, m *core.Model, eps []core.Episode, progress func(done, total int)) (*Identification, *Verification, error) {
 	id, scores, same, err := evaluate(ctx, m, eps, progress)
 	if err != nil {
 		return nil, nil, err
@@ -167,7 +172,7 @@ func Evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 	return id, v, nil
 }
 
-func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, total int)) (*Identification, []float64, []bool, error) {
+func evaluate(ctx context.Context, m *core.Model, eps []core.Episode, progress func(done, total int)) (*Identification, []float64, []bool, error) {
 	var scores []float64
 	var same []bool
 	res := &Identification{Episodes: len(eps)}
@@ -175,7 +180,7 @@ func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 		if len(ep.Support) == 0 || len(ep.Support) != len(ep.SupportLabel) || len(ep.Query) != len(ep.QueryLabel) {
 			return nil, nil, nil, fmt.Errorf("episode %d is malformed", n)
 		}
-		items := append(append([]Item(nil), ep.Support...), ep.Query...)
+		items := append(append([]core.Item(nil), ep.Support...), ep.Query...)
 		emb, err := m.Embed(ctx, items, 0)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("episode %d: %w", n, err)
@@ -226,8 +231,8 @@ func evaluate(ctx context.Context, m *Model, eps []Episode, progress func(done, 
 // AccuracyOn returns a Trainer.Validate function: N-way K-shot accuracy on
 // the episodes of a domain's task, or, for verification episodes (one
 // class each, nothing to identify), the ROC AUC of their pairs.
-func AccuracyOn(d Domain, task string) func(context.Context, *Model) (float64, error) {
-	return func(ctx context.Context, m *Model) (float64, error) {
+func AccuracyOn(d core.Domain, task string) func(context.Context, *core.Model) (float64, error) {
+	return func(ctx context.Context, m *core.Model) (float64, error) {
 		eps, err := d.Episodes(ctx, task)
 		if err != nil {
 			return 0, err
@@ -249,7 +254,7 @@ func AccuracyOn(d Domain, task string) func(context.Context, *Model) (float64, e
 // rate, or at a target false-accept rate when far > 0. It records the
 // task's EER and ROC AUC (and TAR at that FAR) in m.Info.Metrics and
 // returns the verification of those pairs.
-func Calibrate(ctx context.Context, m *Model, d Domain, task string, far float64) (*Verification, error) {
+func Calibrate(ctx context.Context, m *core.Model, d core.Domain, task string, far float64) (*Verification, error) {
 	eps, err := d.Episodes(ctx, task)
 	if err != nil {
 		return nil, err
@@ -275,18 +280,21 @@ func Calibrate(ctx context.Context, m *Model, d Domain, task string, far float64
 		}
 		m.Threshold = th
 		m.Info.Metrics[fmt.Sprintf("%s.tar_at_far_%g", task, far)] = tar
+		m.Info.Calibration = &core.Calibration{Task: task, Pairs: v.Pairs, At: "far", FAR: far}
 		return v, nil
 	}
-	if !math.IsInf(v.EERThresh, 0) {
-		m.Threshold = v.EERThresh
+	if math.IsInf(v.EERThresh, 0) || math.IsNaN(v.EERThresh) {
+		return nil, fmt.Errorf("calibrate on %s: no finite threshold at the equal-error rate of %d pairs", task, v.Pairs)
 	}
+	m.Threshold = v.EERThresh
+	m.Info.Calibration = &core.Calibration{Task: task, Pairs: v.Pairs, At: "eer"}
 	return v, nil
 }
 
 // VerifyAll embeds items and scores every pair of them (i < j), labelled
 // same when their labels are equal: the usual verification protocol on a
 // closed set of images.
-func VerifyAll(ctx context.Context, m *Model, items []Item, labels []int) (*Verification, error) {
+func VerifyAll(ctx context.Context, m *core.Model, items []core.Item, labels []int) (*Verification, error) {
 	if len(items) != len(labels) {
 		return nil, fmt.Errorf("%d items for %d labels", len(items), len(labels))
 	}
@@ -306,105 +314,16 @@ func VerifyAll(ctx context.Context, m *Model, items []Item, labels []int) (*Veri
 	return Verify(scores, same, math.NaN())
 }
 
-// Aggregate is how a probe's scores against one class's references become
-// one score.
-type Aggregate string
-
-// The aggregates.
-const (
-	Closest   Aggregate = "max"  // the best-matching reference
-	MeanScore Aggregate = "mean" // the mean over the references
-)
-
-// ParseAggregate reads "max" or "mean".
-func ParseAggregate(s string) (Aggregate, error) {
-	switch a := Aggregate(s); a {
-	case Closest, MeanScore:
-		return a, nil
-	}
-	return "", fmt.Errorf("aggregate %q: want max or mean", s)
-}
-
-// Of aggregates scores.
-func (a Aggregate) Of(scores []float64) float64 {
-	if a == MeanScore {
-		s := 0.0
-		for _, v := range scores {
-			s += v
-		}
-		return s / float64(len(scores))
-	}
-	b := math.Inf(-1)
-	for _, v := range scores {
-		b = max(b, v)
-	}
-	return b
-}
-
-// ScoreRule is how a probe is scored against one class's references.
-type ScoreRule struct {
-	Aggregate Aggregate `json:"aggregate"` // mean or max over the references
-	// Normalize z-normalises the aggregate by the references' scores
-	// among themselves (their mean and spread), so that one threshold
-	// fits classes that vary a little and classes that vary a lot (as
-	// writers' signatures do). It needs at least 2 references.
-	Normalize bool `json:"normalize,omitempty"`
-}
-
-// minSpread bounds the references' score spread from below when
-// normalising (scores lie in [0,1]).
-const minSpread = 0.02
-
-// Score scores probe against refs with head h.
-func (r ScoreRule) Score(h Head, probe []float32, refs [][]float32) (float64, error) {
-	if len(refs) == 0 {
-		return 0, errors.New("no references")
-	}
-	s := make([]float64, len(refs))
-	for i, e := range refs {
-		s[i] = float64(h.Score(probe, e))
-	}
-	v := r.Aggregate.Of(s)
-	if !r.Normalize {
-		return v, nil
-	}
-	if len(refs) < 2 {
-		return 0, errors.New("a normalised score needs at least 2 references")
-	}
-	var rr []float64
-	for i := range refs {
-		for j := i + 1; j < len(refs); j++ {
-			rr = append(rr, float64(h.Score(refs[i], refs[j])))
-		}
-	}
-	var mu, sd float64
-	for _, x := range rr {
-		mu += x / float64(len(rr))
-	}
-	for _, x := range rr {
-		sd += (x - mu) * (x - mu) / float64(len(rr))
-	}
-	return (v - mu) / max(math.Sqrt(sd), minSpread), nil
-}
-
-// String is "mean", "max", "mean, normalised", ...
-func (r ScoreRule) String() string {
-	if r.Normalize {
-		return string(r.Aggregate) + ", normalised"
-	}
-	return string(r.Aggregate)
-}
-
 // VerifyEnrolled is verification against enrolled references: each query
 // of each episode is scored against each support class by rule (over that
 // class's items); the pair is same when the query's label is the class.
 // (A probe against a person's 1–5 photos, or a questioned signature
 // against a writer's references.)
-func VerifyEnrolled(ctx context.Context, m *Model, eps []Episode, rule ScoreRule) (*Verification, error) {
+func VerifyEnrolled(ctx context.Context, m *core.Model, eps []core.Episode, rule core.ScoreRule) (*Verification, error) {
 	var scores []float64
 	var same []bool
 	for n, ep := range eps {
-		emb, err := m.Embed(ctx, append(append([]Item(nil), ep.Support...), ep.Query...), 0)
+		emb, err := m.Embed(ctx, append(append([]core.Item(nil), ep.Support...), ep.Query...), 0)
 		if err != nil {
 			return nil, fmt.Errorf("episode %d: %w", n, err)
 		}

@@ -1,4 +1,4 @@
-package core_test
+package train_test
 
 import (
 	"context"
@@ -12,7 +12,20 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	_ "github.com/siamesenet/siamese/towers/mlp"
 )
+
+func testModel(t testing.TB, head string) *core.Model {
+	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":6,"hidden":[5],"embed":4}`), Head: head}, core.Preprocess{Kind: "vector"}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
 // vecDomain is a small in-test domain: 6-d vectors around 8 class centres.
 type vecDomain struct{}
@@ -82,10 +95,10 @@ func (vecDomain) Episodes(ctx context.Context, task string) ([]core.Episode, err
 
 func (vecDomain) Decode([]byte) (core.Item, error) { return core.Item{}, errors.New("no") }
 
-func train(t *testing.T, head string, cfg core.TrainConfig) *core.Model {
+func trainModel(t *testing.T, head string, cfg train.Config) *core.Model {
 	t.Helper()
 	m := testModel(t, head)
-	tr := &core.Trainer{Model: m, Domain: vecDomain{}, Config: cfg}
+	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: cfg}
 	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -106,24 +119,24 @@ func sameWeights(a, b *core.Model) bool {
 func TestTrainingLearnsAndIsDeterministic(t *testing.T) {
 	for _, tc := range []struct {
 		head string
-		cfg  core.TrainConfig
+		cfg  train.Config
 	}{
-		{"l1sigmoid", core.TrainConfig{Steps: 400, Items: 16, Pairs: 24, Seed: 5, LR: 3e-2}},
-		{"contrastive", core.TrainConfig{Steps: 150, Items: 16, Pairs: 24, Seed: 5, Optimizer: "sgd", LR: 0.05, Schedule: "cosine", WeightDecay: 1e-4}},
-		{"contrastive", core.TrainConfig{Steps: 150, Items: 16, Pairs: 24, Seed: 6, LR: 1e-2, Schedule: "step", DecayEvery: 50, DecayRate: 0.5, Warmup: 10}},
+		{"l1sigmoid", train.Config{Steps: 400, Items: 16, Pairs: 24, Seed: 5, LR: 3e-2}},
+		{"contrastive", train.Config{Steps: 150, Items: 16, Pairs: 24, Seed: 5, Optimizer: "sgd", LR: 0.05, Schedule: "cosine", WeightDecay: 1e-4}},
+		{"contrastive", train.Config{Steps: 150, Items: 16, Pairs: 24, Seed: 6, LR: 1e-2, Schedule: "step", DecayEvery: 50, DecayRate: 0.5, Warmup: 10}},
 	} {
 		t.Run(tc.head+"/"+tc.cfg.Schedule, func(t *testing.T) {
 			eps, _ := vecDomain{}.Episodes(context.Background(), "")
-			before, err := core.Identify(context.Background(), testModel(t, tc.head), eps, nil)
+			before, err := metrics.Identify(context.Background(), testModel(t, tc.head), eps, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m1 := train(t, tc.head, tc.cfg)
-			m2 := train(t, tc.head, tc.cfg)
+			m1 := trainModel(t, tc.head, tc.cfg)
+			m2 := trainModel(t, tc.head, tc.cfg)
 			if !sameWeights(m1, m2) {
 				t.Error("two runs with one seed gave different weights")
 			}
-			after, err := core.Identify(context.Background(), m1, eps, nil)
+			after, err := metrics.Identify(context.Background(), m1, eps, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -137,23 +150,23 @@ func TestTrainingLearnsAndIsDeterministic(t *testing.T) {
 
 func TestResumeContinuesTheSameRun(t *testing.T) {
 	dir := t.TempDir()
-	cfg := core.TrainConfig{Steps: 40, Items: 12, Pairs: 16, Seed: 2, Checkpoint: filepath.Join(dir, "a.ckpt")}
-	straight := train(t, "l1sigmoid", cfg)
+	cfg := train.Config{Steps: 40, Items: 12, Pairs: 16, Seed: 2, Checkpoint: filepath.Join(dir, "a.ckpt")}
+	straight := trainModel(t, "l1sigmoid", cfg)
 
 	// Stop at step 20 by cancelling from the progress callback.
 	m := testModel(t, "l1sigmoid")
 	cfg.Checkpoint = filepath.Join(dir, "b.ckpt")
 	ctx, cancel := context.WithCancel(context.Background())
-	tr := &core.Trainer{Model: m, Domain: vecDomain{}, Config: cfg, OnProgress: func(p core.Progress) {
+	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: cfg, OnProgress: func(p train.Progress) {
 		if p.Step == 20 {
 			cancel()
 		}
 	}}
 	_, err := tr.Run(ctx)
-	if !errors.Is(err, core.ErrInterrupted) || !strings.Contains(err.Error(), cfg.Checkpoint) {
+	if !errors.Is(err, train.ErrInterrupted) || !strings.Contains(err.Error(), cfg.Checkpoint) {
 		t.Fatalf("interrupt: %v, want ErrInterrupted naming the checkpoint", err)
 	}
-	tr2, err := core.Resume(cfg.Checkpoint)
+	tr2, err := train.Resume(cfg.Checkpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +187,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 	m := testModel(t, "contrastive")
 	calls := 0
 	var bestWeights []float32
-	tr := &core.Trainer{Model: m, Domain: vecDomain{}, Config: core.TrainConfig{Steps: 1000, Items: 8, Pairs: 8, ValEvery: 5, Patience: 3}}
+	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: train.Config{Steps: 1000, Items: 8, Pairs: 8, ValEvery: 5, Patience: 3}}
 	tr.Validate = func(ctx context.Context, m *core.Model) (float64, error) {
 		calls++
 		if calls == 2 {
@@ -199,7 +212,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 
 func TestTimeBudget(t *testing.T) {
 	m := testModel(t, "contrastive")
-	tr := &core.Trainer{Model: m, Domain: vecDomain{}, Config: core.TrainConfig{Duration: 300 * time.Millisecond, Items: 8, Pairs: 8}}
+	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: train.Config{Duration: 300 * time.Millisecond, Items: 8, Pairs: 8}}
 	start := time.Now()
 	res, err := tr.Run(context.Background())
 	if err != nil {
@@ -211,13 +224,13 @@ func TestTimeBudget(t *testing.T) {
 }
 
 func TestTrainConfigErrors(t *testing.T) {
-	for _, c := range []core.TrainConfig{
+	for _, c := range []train.Config{
 		{},                             // no budget
 		{Steps: 1, Optimizer: "lbfgs"}, // unknown optimizer
 		{Steps: 1, Schedule: "zigzag"},
 		{Steps: 1, LR: -1},
 	} {
-		tr := &core.Trainer{Model: testModel(t, "contrastive"), Domain: vecDomain{}, Config: c}
+		tr := &train.Trainer{Model: testModel(t, "contrastive"), Domain: vecDomain{}, Config: c}
 		if _, err := tr.Run(context.Background()); err == nil {
 			t.Errorf("config %+v: no error", c)
 		}

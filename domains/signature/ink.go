@@ -1,4 +1,4 @@
-package imageset
+package signature
 
 import (
 	"errors"
@@ -17,12 +17,12 @@ var ErrNoInk = errors.New("no ink found: the page is blank")
 // be dropped at once.
 const inkWorkSide = 1024
 
-// prepareInk is Prepare for Fit "ink", as in SigNet: gray, reduced by area
+// PrepareInk is the preprocessing of the input kind "ink", as in SigNet: gray, reduced by area
 // averaging, background removed by Otsu's threshold, inverted so that ink is
 // bright on zero, cropped to the ink's bounding box, scaled keeping the
 // aspect ratio, centred on a zero background, stretched so that the
 // strongest ink is 1, then (v − Mean)/Std.
-func prepareInk(img image.Image, pre core.Preprocess) ([]float32, error) {
+func PrepareInk(img image.Image, pre core.Preprocess) ([]float32, error) {
 	g := reduceGray(img, max(inkWorkSide, 2*pre.Width, 2*pre.Height))
 	t, ok := otsu(g.Pix)
 	if !ok {

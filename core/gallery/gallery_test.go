@@ -1,4 +1,4 @@
-package core_test
+package gallery_test
 
 import (
 	"errors"
@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
 func emb(v ...float32) []float32 { return v }
@@ -27,8 +30,8 @@ func galleryModel(t testing.TB) *core.Model {
 
 func TestGalleryEnrollIdentify(t *testing.T) {
 	m := galleryModel(t)
-	g := core.NewGallery(m)
-	if _, err := g.Identify(m.Head, emb(0, 0, 0, 0), 0.5); !errors.Is(err, core.ErrEmptyGallery) {
+	g := gallery.New(m, 0)
+	if _, err := g.Identify(m.Head, emb(0, 0, 0, 0), 0.5); !errors.Is(err, gallery.ErrEmptyGallery) {
 		t.Errorf("empty gallery: %v", err)
 	}
 	if err := g.Enroll("ann", [][]float32{emb(1, 0, 0, 0), emb(1, 0.1, 0, 0)}, false); err != nil {
@@ -68,12 +71,12 @@ func TestGalleryEnrollIdentify(t *testing.T) {
 	if err := g.Save(path); err != nil {
 		t.Fatal(err)
 	}
-	back, err := core.LoadGallery(path, m)
+	back, err := gallery.Load(path, m, 0)
 	if err != nil || len(back.People) != 1 || back.People[0].Embeddings[0][1] != 3 {
 		t.Fatalf("reload: %+v %v", back, err)
 	}
 	other, _ := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":3,"embed":4}`), Head: "contrastive"}, core.Preprocess{}, 2)
-	if _, err := core.LoadGallery(path, other); err == nil || !strings.Contains(err.Error(), "not with this model") || !strings.Contains(err.Error(), path) {
+	if _, err := gallery.Load(path, other, 0); err == nil || !strings.Contains(err.Error(), "not with this model") || !strings.Contains(err.Error(), path) {
 		t.Errorf("gallery of another model: %v", err)
 	}
 }
@@ -90,7 +93,7 @@ func TestGalleryConcurrentAndKilled(t *testing.T) {
 			if n == 0 {
 				name = who // endless rewrites for the kill test
 			}
-			if _, err := core.UpdateGallery(p, m, func(g *core.Gallery) error {
+			if _, err := gallery.Update(p, m, 0, func(g *gallery.Gallery) error {
 				return g.Enroll(name, [][]float32{emb(float32(i), 1, 2, 3)}, true)
 			}); err != nil {
 				t.Fatal(err)
@@ -118,7 +121,7 @@ func TestGalleryConcurrentAndKilled(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	g, err := core.LoadGallery(path, galleryModel(t))
+	g, err := gallery.Load(path, galleryModel(t), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,8 +136,65 @@ func TestGalleryConcurrentAndKilled(t *testing.T) {
 		time.Sleep(time.Duration(200+100*round) * time.Millisecond)
 		cmd.Process.Kill()
 		cmd.Wait()
-		if _, err := core.LoadGallery(path, galleryModel(t)); err != nil {
+		if _, err := gallery.Load(path, galleryModel(t), 0); err != nil {
 			t.Fatalf("round %d: gallery unreadable after SIGKILL: %v", round, err)
 		}
+	}
+}
+
+// A gallery records its limit: entries of up to that many images are
+// written, read back and verified; more are refused on write, and a file
+// that claims more than it allows is refused on read.
+func TestGalleryLimitIsRecorded(t *testing.T) {
+	m := galleryModel(t)
+	refs := func(n int) [][]float32 {
+		out := make([][]float32, n)
+		for i := range out {
+			out[i] = emb(1, float32(i), 0, 1)
+		}
+		return out
+	}
+	for _, n := range []int{6, 20} {
+		path := filepath.Join(t.TempDir(), "sig.gallery")
+		if _, err := gallery.Update(path, m, 20, func(g *gallery.Gallery) error { return g.Enroll("030", refs(n), false) }); err != nil {
+			t.Fatalf("%d references: %v", n, err)
+		}
+		g, err := gallery.Load(path, m, 0)
+		if err != nil {
+			t.Fatalf("%d references: reload: %v", n, err)
+		}
+		if g.Limit() != 20 || g.Find("030").Images != n {
+			t.Fatalf("%d references: reloaded limit %d, images %d", n, g.Limit(), g.Find("030").Images)
+		}
+		if _, err := g.Score(m.Head, "030", emb(1, 0, 0, 1), core.ScoreRule{Aggregate: core.MeanScore}); err != nil {
+			t.Fatalf("%d references: verify after reload: %v", n, err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "face.gallery")
+	_, err := gallery.Update(path, m, 5, func(g *gallery.Gallery) error { return g.Enroll("x", refs(6), false) })
+	if err == nil || !strings.Contains(err.Error(), "1 to 5") {
+		t.Fatalf("6 photos into a gallery of 5: %v", err)
+	}
+}
+
+// A gallery written before limits were recorded (no max_images) loads
+// with the old limit of 5.
+func TestGalleryWithoutRecordedLimitLoads(t *testing.T) {
+	m := galleryModel(t)
+	path := filepath.Join(t.TempDir(), "old.gallery")
+	g := gallery.New(m, 0)
+	if err := g.Enroll("alice", [][]float32{emb(1, 0, 0, 0), emb(0, 1, 0, 0), emb(0, 0, 1, 0), emb(0, 0, 0, 1), emb(1, 1, 0, 0)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "max_images") {
+		t.Fatal("a gallery of the default limit should record none, as the old code wrote it")
+	}
+	back, err := gallery.Load(path, m, 20)
+	if err != nil || back.Limit() != gallery.DefaultLimit || back.Find("alice").Images != 5 {
+		t.Fatalf("old gallery: %v", err)
 	}
 }

@@ -1,51 +1,33 @@
-package core
+// Package gallery keeps enrolled entries (people, writers, questions) as
+// embeddings of one model, never their images, in a file that is locked
+// while it changes and replaced atomically: enrolling needs no retraining.
+package gallery
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
 	"runtime"
-	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
+	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/internal/container"
 )
 
-// ID is a fingerprint of the model: its spec and weights. A gallery
-// records the ID of the model that made its embeddings.
-func (m *Model) ID() string {
-	h := sha256.New()
-	spec, _ := json.Marshal(m.Spec)
-	h.Write(spec)
-	buf := make([]byte, 0, 1<<16)
-	for _, p := range m.Params() {
-		for _, v := range p.Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) == cap(buf) {
-				h.Write(buf)
-				buf = buf[:0]
-			}
-		}
-	}
-	h.Write(buf)
-	return hex.EncodeToString(h.Sum(nil))[:16]
-}
+// Version is the gallery file format version.
+const Version = 1
 
-// GalleryVersion is the gallery file format version.
-const GalleryVersion = 1
+const magic = "SIAMGAL\x00"
 
-const galleryMagic = "SIAMGAL\x00"
-
-// MaxEnroll is the most images a person may be enrolled from.
-const MaxEnroll = 5
+// DefaultLimit is the most images an entry may be enrolled from in a
+// gallery that records no limit of its own (files written before limits
+// were recorded).
+const DefaultLimit = 5
 
 // Person is one enrolled name and the embeddings of its images.
 type Person struct {
@@ -61,7 +43,7 @@ type Person struct {
 type Gallery struct {
 	ModelID string `json:"model_id"`
 	// MaxImages is the most images one name may be enrolled from (0:
-	// MaxEnroll).
+	// DefaultLimit).
 	MaxImages int       `json:"max_images,omitempty"`
 	Dim       int       `json:"dim"`
 	People    []*Person `json:"people"`
@@ -73,9 +55,10 @@ type Gallery struct {
 // ErrEmptyGallery is returned when identifying against no one.
 var ErrEmptyGallery = errors.New("the gallery is empty: enroll someone first")
 
-// NewGallery makes an empty gallery for model m.
-func NewGallery(m *Model) *Gallery {
-	return &Gallery{ModelID: m.ID(), Dim: m.EmbeddingSize()}
+// New makes an empty gallery for model m that takes 1 to limit images per
+// entry (0: DefaultLimit); the file records the limit.
+func New(m *core.Model, limit int) *Gallery {
+	return &Gallery{ModelID: m.ID(), Dim: m.EmbeddingSize(), MaxImages: limit}
 }
 
 // Find returns the person of that name, or nil.
@@ -87,31 +70,21 @@ func (g *Gallery) Find(name string) *Person {
 	return nil
 }
 
-// Enroll adds a person from 1 to g.Limit() embeddings. An existing name is
+// Enroll adds an entry from 1 to g.Limit() embeddings. An existing name is
 // an error unless replace is set.
 func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
-	g.db, g.owner = nil, nil
+	return g.EnrollAll([]*Person{{Name: name, Embeddings: embs}}, replace)
+}
+
+// checkEntry is the one check of an entry's name and image count, on
+// enrolment and on reading a file.
+func (g *Gallery) checkEntry(name string, images int) error {
 	if name == "" {
 		return errors.New("enroll: empty name")
 	}
-	if len(embs) < 1 || len(embs) > g.Limit() {
-		return fmt.Errorf("enroll %s: %d images, want 1 to %d", name, len(embs), g.Limit())
+	if images < 1 || images > g.Limit() {
+		return fmt.Errorf("%q has %d images; this gallery takes 1 to %d per entry", name, images, g.Limit())
 	}
-	for _, e := range embs {
-		if len(e) != g.Dim {
-			return fmt.Errorf("enroll %s: embedding of %d values, the gallery holds %d", name, len(e), g.Dim)
-		}
-	}
-	p := &Person{Name: name, Images: len(embs), Added: time.Now().UTC().Truncate(time.Second), Embeddings: embs}
-	if old := g.Find(name); old != nil {
-		if !replace {
-			return fmt.Errorf("enroll: %q is already enrolled (use --replace to replace)", name)
-		}
-		*old = *p
-		return nil
-	}
-	i := sort.Search(len(g.People), func(i int) bool { return g.People[i].Name >= name })
-	g.People = slices.Insert(g.People, i, p)
 	return nil
 }
 
@@ -120,11 +93,11 @@ func (g *Gallery) Limit() int {
 	if g.MaxImages > 0 {
 		return g.MaxImages
 	}
-	return MaxEnroll
+	return DefaultLimit
 }
 
 // Score scores a probe against one enrolled name's images by rule.
-func (g *Gallery) Score(h Head, name string, probe []float32, rule ScoreRule) (float64, error) {
+func (g *Gallery) Score(h core.Head, name string, probe []float32, rule core.ScoreRule) (float64, error) {
 	p := g.Find(name)
 	if p == nil {
 		return 0, fmt.Errorf("no one named %q in the gallery", name)
@@ -150,11 +123,8 @@ func (g *Gallery) EnrollAll(entries []*Person, replace bool) error {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, e := range entries {
-		if e.Name == "" {
-			return errors.New("enroll: empty name")
-		}
-		if len(e.Embeddings) < 1 || len(e.Embeddings) > g.Limit() {
-			return fmt.Errorf("enroll %s: %d embeddings, want 1 to %d", e.Name, len(e.Embeddings), g.Limit())
+		if err := g.checkEntry(e.Name, len(e.Embeddings)); err != nil {
+			return fmt.Errorf("enroll: %w", err)
 		}
 		for _, v := range e.Embeddings {
 			if len(v) != g.Dim {
@@ -181,7 +151,7 @@ func (g *Gallery) EnrollAll(entries []*Person, replace bool) error {
 
 // Search returns the k entries that score highest against a probe (an
 // entry scores as its closest embedding), best first.
-func (g *Gallery) Search(h Head, probe []float32, k int) ([]Match, error) {
+func (g *Gallery) Search(h core.Head, probe []float32, k int) ([]Match, error) {
 	if len(g.People) == 0 {
 		return nil, ErrEmptyGallery
 	}
@@ -189,7 +159,7 @@ func (g *Gallery) Search(h Head, probe []float32, k int) ([]Match, error) {
 		return nil, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
 	}
 	db, owner := g.flat()
-	hits := Search(h, probe, db, k*g.Limit())
+	hits := core.Search(h, probe, db, k*g.Limit())
 	var out []Match
 	seen := map[int]bool{}
 	for _, hit := range hits {
@@ -243,14 +213,14 @@ type Match struct {
 // Identify returns the best match for a probe embedding over everyone in
 // the gallery (a person's score is that of their closest image); it is
 // Known when the score reaches threshold, else the probe is unknown.
-func (g *Gallery) Identify(h Head, probe []float32, threshold float64) (Match, error) {
+func (g *Gallery) Identify(h core.Head, probe []float32, threshold float64) (Match, error) {
 	if len(g.People) == 0 {
 		return Match{}, ErrEmptyGallery
 	}
 	if len(probe) != g.Dim {
 		return Match{}, fmt.Errorf("probe embedding of %d values, the gallery holds %d", len(probe), g.Dim)
 	}
-	r, fast := h.(Ranker)
+	r, fast := h.(core.Ranker)
 	best := make([]float32, len(g.People))
 	workers := min(runtime.GOMAXPROCS(0), max(1, len(g.People)/512))
 	var wg sync.WaitGroup
@@ -289,7 +259,7 @@ func (g *Gallery) Identify(h Head, probe []float32, threshold float64) (Match, e
 }
 
 // Verify scores a probe against one person (their closest image).
-func (g *Gallery) Verify(h Head, name string, probe []float32, threshold float64) (Match, error) {
+func (g *Gallery) Verify(h core.Head, name string, probe []float32, threshold float64) (Match, error) {
 	p := g.Find(name)
 	if p == nil {
 		return Match{}, fmt.Errorf("verify: no one named %q in the gallery", name)
@@ -308,19 +278,20 @@ func (g *Gallery) Save(path string) error {
 	for _, p := range g.People {
 		data = append(data, p.Embeddings...)
 	}
-	if err := container.Write(path, galleryMagic, GalleryVersion, hdr, data); err != nil {
+	if err := container.Write(path, magic, Version, hdr, data); err != nil {
 		return fmt.Errorf("save gallery: %w", err)
 	}
 	return nil
 }
 
-// LoadGallery reads a gallery made with model m (an empty one if the file
-// does not exist). A gallery of another model is refused.
-func LoadGallery(path string, m *Model) (*Gallery, error) {
+// Load reads a gallery made with model m (a new one, of limit images per
+// entry, if the file does not exist; an existing file keeps the limit it
+// records). A gallery of another model is refused.
+func Load(path string, m *core.Model, limit int) (*Gallery, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return NewGallery(m), nil
+		return New(m, limit), nil
 	}
-	g, err := ReadGallery(path)
+	g, err := Read(path)
 	if err != nil {
 		return nil, err
 	}
@@ -330,10 +301,10 @@ func LoadGallery(path string, m *Model) (*Gallery, error) {
 	return g, nil
 }
 
-// ReadGallery reads a gallery file whatever model made it.
-func ReadGallery(path string) (*Gallery, error) {
+// Read reads a gallery file whatever model made it.
+func Read(path string) (*Gallery, error) {
 	fail := func(err error) (*Gallery, error) { return nil, fmt.Errorf("gallery %s: %w", path, err) }
-	f, err := container.Read(path, galleryMagic, GalleryVersion)
+	f, err := container.Read(path, magic, Version)
 	if errors.Is(err, container.ErrForeign) {
 		return fail(errors.New("not a siamese gallery file (bad magic)"))
 	}
@@ -345,8 +316,8 @@ func ReadGallery(path string) (*Gallery, error) {
 		return fail(fmt.Errorf("header: %w", err))
 	}
 	for _, p := range g.People {
-		if p.Images < 1 || p.Images > MaxEnroll {
-			return fail(fmt.Errorf("person %q has %d images", p.Name, p.Images))
+		if err := g.checkEntry(p.Name, p.Images); err != nil {
+			return fail(err)
 		}
 		for i := 0; i < p.Images; i++ {
 			e, err := f.Next(g.Dim, nil)
@@ -363,15 +334,16 @@ func ReadGallery(path string) (*Gallery, error) {
 	return g, nil
 }
 
-// UpdateGallery locks the gallery file against other processes, loads it
-// (or starts an empty one), applies change and saves it atomically.
-func UpdateGallery(path string, m *Model, change func(*Gallery) error) (*Gallery, error) {
+// Update locks the gallery file against other processes, loads it (or
+// starts an empty one of limit images per entry), applies change and saves
+// it atomically.
+func Update(path string, m *core.Model, limit int, change func(*Gallery) error) (*Gallery, error) {
 	lock := flock.New(path + ".lock")
 	if err := lock.Lock(); err != nil {
 		return nil, fmt.Errorf("lock gallery %s: %w", path, err)
 	}
 	defer lock.Unlock()
-	g, err := LoadGallery(path, m)
+	g, err := Load(path, m, limit)
 	if err != nil {
 		return nil, err
 	}

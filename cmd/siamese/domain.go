@@ -1,0 +1,294 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
+	"github.com/siamesenet/siamese/internal/imageset"
+	"github.com/urfave/cli/v2"
+)
+
+// domainCommand is the command of a built-in domain: train and eval on
+// it, the gallery commands its enrolment policy asks for, then extra.
+func domainCommand(domain, name, usage string, extra ...*cli.Command) *cli.Command {
+	subs := []*cli.Command{withDomain(trainCommand(), domain), withDomain(evalCommand(), domain)}
+	pol, _ := core.DomainPolicy(domain)
+	if e := pol.Enrolment; e != nil {
+		en := enrolment{e}
+		subs = append(subs, en.enroll())
+		if e.Identify {
+			subs = append(subs, en.identify())
+		}
+		subs = append(subs, en.verify(), en.list())
+	}
+	return &cli.Command{Name: name, Usage: usage, Subcommands: append(subs, extra...)}
+}
+
+// withDomain returns cmd with its --domain flag defaulting to name.
+func withDomain(cmd *cli.Command, name string) *cli.Command {
+	for _, f := range cmd.Flags {
+		if sf, ok := f.(*cli.StringFlag); ok && sf.Name == "domain" {
+			sf.Value = name
+		}
+	}
+	return cmd
+}
+
+func thresholdFlag() cli.Flag {
+	return &cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"}
+}
+
+// loadModel loads --model; --threshold, where the command has it, replaces
+// the model's threshold.
+func loadModel(c *cli.Context) (*core.Model, error) {
+	m, err := core.Load(c.String("model"))
+	if err != nil {
+		return nil, err
+	}
+	if t := c.Float64("threshold"); c.IsSet("threshold") && !math.IsNaN(t) {
+		m.Threshold = t
+	}
+	return m, nil
+}
+
+// embedFiles reads and embeds files (folders are expanded to their images).
+func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]float32, error) {
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, a)
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range entries {
+			if !e.IsDir() && imageset.IsImage(e.Name()) {
+				files = append(files, filepath.Join(a, e.Name()))
+			}
+		}
+	}
+	sort.Strings(files)
+	items, err := readItems(c, m, files)
+	if err != nil {
+		return nil, nil, err
+	}
+	embs, err := m.Embed(c.Context, items, 0)
+	return files, embs, err
+}
+
+// enrolment is the gallery commands of a domain, worded and limited by its
+// enrolment policy.
+type enrolment struct{ *core.Enrolment }
+
+func (e enrolment) galleryFlag() cli.Flag {
+	return &cli.StringFlag{Name: "gallery", Aliases: []string{"g"}, Value: e.Gallery, Usage: "gallery file"}
+}
+
+// enroll adds an entry from e.Min to e.Max items.
+func (e enrolment) enroll() *cli.Command {
+	return &cli.Command{
+		Name:      "enroll",
+		Usage:     fmt.Sprintf("enroll a %s from %d to %d %ss (no retraining)", e.Noun, e.Min, e.Max, e.Item),
+		ArgsUsage: strings.ToUpper(e.Item) + "...",
+		Flags: []cli.Flag{modelFlag(), e.galleryFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + "'s name"},
+			&cli.BoolFlag{Name: "replace", Usage: "replace a " + e.Noun + " already enrolled"}, jsonFlag()},
+		Action: func(c *cli.Context) error {
+			m, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() < e.Min || c.NArg() > e.Max {
+				return fmt.Errorf("enroll: give %d to %d %ss, got %d", e.Min, e.Max, e.Item, c.NArg())
+			}
+			_, embs, err := embedFiles(c, m, c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			name := c.String(e.Key)
+			g, err := gallery.Update(c.String("gallery"), m, e.Max, func(g *gallery.Gallery) error {
+				return g.Enroll(name, embs, c.Bool("replace"))
+			})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c, map[string]any{"enrolled": name, "images": len(embs), "entries": len(g.People)})
+			}
+			fmt.Fprintf(c.App.Writer, "enrolled %s from %d %s(s); %d in %s\n", name, len(embs), e.Item, len(g.People), c.String("gallery"))
+			return nil
+		},
+	}
+}
+
+// identify names the best match of each item, or says unknown.
+func (e enrolment) identify() *cli.Command {
+	return &cli.Command{
+		Name:      "identify",
+		Usage:     "name the " + e.Noun + " of each " + e.Item + ", or say unknown",
+		ArgsUsage: strings.ToUpper(e.Item) + "|FOLDER...",
+		Flags:     []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			m, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			g, err := gallery.Load(c.String("gallery"), m, e.Max)
+			if err != nil {
+				return err
+			}
+			if len(g.People) == 0 {
+				return fmt.Errorf("gallery %s: %w", c.String("gallery"), gallery.ErrEmptyGallery)
+			}
+			files, embs, err := embedFiles(c, m, c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			type row struct {
+				File string `json:"file"`
+				gallery.Match
+			}
+			rows := []row{}
+			for i, em := range embs {
+				match, err := g.Identify(m.Head, em, m.Threshold)
+				if err != nil {
+					return err
+				}
+				rows = append(rows, row{files[i], match})
+			}
+			if c.Bool("json") {
+				return printJSON(c, rows)
+			}
+			for _, r := range rows {
+				name := r.Name
+				if !r.Known {
+					name = "unknown (closest: " + r.Name + ")"
+				}
+				fmt.Fprintf(c.App.Writer, "%s\t%s\t%.4f\n", r.File, name, r.Score)
+			}
+			return nil
+		},
+	}
+}
+
+// verify says whether an item is of an enrolled entry.
+func (e enrolment) verify() *cli.Command {
+	flags := []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + " the " + e.Item + " claims"},
+		jsonFlag()}
+	if e.Aggregate {
+		flags = append(flags, &cli.StringFlag{Name: "aggregate", Usage: "score against the references: mean or max (default: the model's rule)"})
+	}
+	return &cli.Command{
+		Name:      "verify",
+		Usage:     fmt.Sprintf("say whether a %s is of an enrolled %s (%s or %s)", e.Item, e.Noun, e.Accept, e.Reject),
+		ArgsUsage: strings.ToUpper(e.Item),
+		Flags:     flags,
+		Action: func(c *cli.Context) error {
+			m, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			if c.NArg() != 1 {
+				return fmt.Errorf("verify: give one %s", e.Item)
+			}
+			rule, err := scoreRule(c, m)
+			if err != nil {
+				return err
+			}
+			if rule == nil {
+				rule = &core.ScoreRule{Aggregate: core.Closest}
+			}
+			g, err := gallery.Load(c.String("gallery"), m, e.Max)
+			if err != nil {
+				return err
+			}
+			name := c.String(e.Key)
+			p := g.Find(name)
+			if p == nil {
+				return fmt.Errorf("verify: no %s named %q in %s", e.Noun, name, c.String("gallery"))
+			}
+			_, embs, err := embedFiles(c, m, c.Args().Slice())
+			if err != nil {
+				return err
+			}
+			if len(embs) == 0 {
+				return fmt.Errorf("verify: no %s in %s", e.Item, c.Args().First())
+			}
+			score, err := g.Score(m.Head, name, embs[0], *rule)
+			if err != nil {
+				return err
+			}
+			ok := score >= m.Threshold
+			verdict := e.Reject
+			if ok {
+				verdict = e.Accept
+			}
+			if c.Bool("json") {
+				return printJSON(c, map[string]any{e.Key: name, "score": score, "threshold": m.Threshold, "match": ok, "verdict": verdict, "aggregate": rule.Aggregate, "normalized": rule.Normalize})
+			}
+			fmt.Fprintf(c.App.Writer, "%s: %s (score %.4f, threshold %.4f)\n", name, verdict, score, m.Threshold)
+			return nil
+		},
+	}
+}
+
+// list is the list/remove pair of commands.
+func (e enrolment) list() *cli.Command {
+	return &cli.Command{
+		Name:  e.List,
+		Usage: "list or remove enrolled " + e.Noun + "s",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "list",
+				Flags: []cli.Flag{e.galleryFlag(), jsonFlag()},
+				Action: func(c *cli.Context) error {
+					g, err := gallery.Read(c.String("gallery"))
+					if err != nil {
+						return err
+					}
+					if c.Bool("json") {
+						return printJSON(c, g)
+					}
+					fmt.Fprintf(c.App.Writer, "%d enrolled (model %s)\n", len(g.People), g.ModelID)
+					for _, p := range g.People {
+						fmt.Fprintf(c.App.Writer, "%s\t%d %s(s)\tenrolled %s\n", p.Name, p.Images, e.Item, p.Added.Format("2006-01-02 15:04"))
+					}
+					return nil
+				},
+			},
+			{
+				Name:      "remove",
+				ArgsUsage: "NAME",
+				Flags:     []cli.Flag{modelFlag(), e.galleryFlag()},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return fmt.Errorf("%s remove: give one name", e.List)
+					}
+					m, err := core.Load(c.String("model"))
+					if err != nil {
+						return err
+					}
+					_, err = gallery.Update(c.String("gallery"), m, e.Max, func(g *gallery.Gallery) error { return g.Remove(c.Args().First()) })
+					if err == nil {
+						fmt.Fprintf(c.App.Writer, "removed %s\n", c.Args().First())
+					}
+					return err
+				},
+			},
+		},
+	}
+}
+
+var errNoBudget = errors.New("set a budget: --steps N or --duration D")

@@ -1,0 +1,265 @@
+package train
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/siamesenet/siamese/core"
+)
+
+// Optimizer updates parameters in place from their gradients.
+type Optimizer interface {
+	// Update applies one step at learning rate lr. grads[i] matches
+	// params[i] or, where sparse[i] is not nil, only the rows it touched
+	// are updated.
+	Update(params []*core.Param, grads [][]float32, sparse []*core.SparseGrad, lr float64)
+	// State returns the optimizer's state for a checkpoint: the number of
+	// updates applied and its tensors, named after the params.
+	State(params []*core.Param) (step int, tensors []*core.Param)
+	// Restore sets the state saved by State.
+	Restore(params []*core.Param, step int, saved map[string][]float32) error
+}
+
+// OptimizerFactory makes an optimizer for params as c configures it.
+type OptimizerFactory func(c Config, params []*core.Param) (Optimizer, error)
+
+// Schedule is a learning-rate schedule: the rate at a step (0-based), given
+// the base rate and the share of the budget spent.
+type Schedule interface {
+	Rate(base float64, step int, frac float64) float64
+}
+
+// ScheduleFunc adapts a function to Schedule.
+type ScheduleFunc func(base float64, step int, frac float64) float64
+
+// Rate implements Schedule.
+func (f ScheduleFunc) Rate(base float64, step int, frac float64) float64 { return f(base, step, frac) }
+
+// ScheduleFactory makes a schedule as c configures it.
+type ScheduleFactory func(c Config) (Schedule, error)
+
+var (
+	regMu      sync.RWMutex
+	optimizers = map[string]OptimizerFactory{}
+	schedules  = map[string]ScheduleFactory{}
+)
+
+// RegisterOptimizer makes an optimizer available by name (Config.Optimizer).
+func RegisterOptimizer(name string, f OptimizerFactory) { register(optimizers, "optimizer", name, f) }
+
+// RegisterSchedule makes a schedule available by name (Config.Schedule).
+func RegisterSchedule(name string, f ScheduleFactory) { register(schedules, "schedule", name, f) }
+
+func register[F any](m map[string]F, what, name string, f F) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := m[name]; dup {
+		panic("train: " + what + " " + name + " registered twice")
+	}
+	m[name] = f
+}
+
+func lookup[F any](m map[string]F, what, name string) (F, error) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	f, ok := m[name]
+	if !ok {
+		return f, fmt.Errorf("unknown %s %q (want %s)", what, name, strings.Join(names(m), ", "))
+	}
+	return f, nil
+}
+
+func names[F any](m map[string]F) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Optimizers lists the registered optimizers.
+func Optimizers() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return names(optimizers)
+}
+
+// Schedules lists the registered schedules.
+func Schedules() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return names(schedules)
+}
+
+func init() {
+	RegisterOptimizer("adam", func(c Config, ps []*core.Param) (Optimizer, error) {
+		return newFused(c, ps, true), nil
+	})
+	RegisterOptimizer("sgd", func(c Config, ps []*core.Param) (Optimizer, error) {
+		return newFused(c, ps, false), nil
+	})
+	RegisterSchedule("constant", func(Config) (Schedule, error) {
+		return ScheduleFunc(func(base float64, _ int, _ float64) float64 { return base }), nil
+	})
+	RegisterSchedule("step", func(c Config) (Schedule, error) {
+		every, rate := c.DecayEvery, c.DecayRate
+		return ScheduleFunc(func(base float64, step int, _ float64) float64 {
+			if every > 0 {
+				base *= math.Pow(rate, float64(step/every))
+			}
+			return base
+		}), nil
+	})
+	RegisterSchedule("cosine", func(Config) (Schedule, error) {
+		return ScheduleFunc(func(base float64, _ int, frac float64) float64 {
+			return base * 0.5 * (1 + math.Cos(math.Pi*math.Min(1, frac)))
+		}), nil
+	})
+}
+
+// fused is Adam or SGD with momentum as one in-place update over float32
+// slices, split across cores. It replaces gorgonia's solvers, which clone
+// tensors every step.
+type fused struct {
+	adam        bool
+	momentum    float64
+	beta1       float64
+	beta2       float64
+	eps         float64
+	weightDecay float64
+	step        int         // number of updates applied
+	m, v        [][]float32 // first and second moments (v: Adam only)
+	decay       []bool      // weight decay applies to this param
+}
+
+func newFused(c Config, params []*core.Param, adam bool) *fused {
+	o := &fused{adam: adam, momentum: c.Momentum, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.WeightDecay}
+	for _, p := range params {
+		o.m = append(o.m, make([]float32, len(p.Data)))
+		if adam {
+			o.v = append(o.v, make([]float32, len(p.Data)))
+		}
+		o.decay = append(o.decay, !isBias(p.Name))
+	}
+	return o
+}
+
+func isBias(name string) bool {
+	return strings.HasSuffix(name, ".b") || strings.HasSuffix(name, ".bias")
+}
+
+// State implements Optimizer.
+func (o *fused) State(params []*core.Param) (int, []*core.Param) {
+	var out []*core.Param
+	for i, p := range params {
+		out = append(out, &core.Param{Name: "opt.m/" + p.Name, Shape: p.Shape, Data: o.m[i]})
+		if o.v != nil {
+			out = append(out, &core.Param{Name: "opt.v/" + p.Name, Shape: p.Shape, Data: o.v[i]})
+		}
+	}
+	return o.step, out
+}
+
+// Restore implements Optimizer.
+func (o *fused) Restore(params []*core.Param, step int, saved map[string][]float32) error {
+	o.step = step
+	for i, p := range params {
+		m, ok := saved["opt.m/"+p.Name]
+		if !ok || len(m) != len(o.m[i]) {
+			return fmt.Errorf("checkpoint lacks optimizer state for %s", p.Name)
+		}
+		copy(o.m[i], m)
+		if o.v != nil {
+			v, ok := saved["opt.v/"+p.Name]
+			if !ok || len(v) != len(o.v[i]) {
+				return fmt.Errorf("checkpoint lacks optimizer state for %s", p.Name)
+			}
+			copy(o.v[i], v)
+		}
+	}
+	return nil
+}
+
+// Update implements Optimizer (lazy Adam for sparse params: moments of
+// rows not touched wait).
+func (o *fused) Update(params []*core.Param, grads [][]float32, sparse []*core.SparseGrad, lr float64) {
+	o.step++
+	var c1, c2 float64
+	if o.adam {
+		c1 = 1 - math.Pow(o.beta1, float64(o.step))
+		c2 = 1 - math.Pow(o.beta2, float64(o.step))
+	}
+	type job struct{ i, lo, hi int }
+	const chunk = 1 << 15
+	var jobs []job
+	for i, p := range params {
+		if sparse != nil && sparse[i] != nil {
+			// lo/hi index the touched rows.
+			s := sparse[i]
+			rows := max(1, chunk/max(1, s.Cols))
+			for lo := 0; lo < len(s.Touched); lo += rows {
+				jobs = append(jobs, job{i, lo, min(lo+rows, len(s.Touched))})
+			}
+			continue
+		}
+		for lo := 0; lo < len(p.Data); lo += chunk {
+			jobs = append(jobs, job{i, lo, min(lo+chunk, len(p.Data))})
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(jobs))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for k := w; k < len(jobs); k += workers {
+				j := jobs[k]
+				wd := 0.0
+				if o.decay[j.i] {
+					wd = o.weightDecay
+				}
+				apply := func(lo, hi int, g []float32) {
+					x, m := params[j.i].Data[lo:hi], o.m[j.i][lo:hi]
+					if o.adam {
+						adam(x, g, m, o.v[j.i][lo:hi], float32(lr*math.Sqrt(c2)/c1), float32(o.beta1), float32(o.beta2), float32(o.eps*math.Sqrt(c2)), float32(wd))
+					} else {
+						sgd(x, g, m, float32(lr), float32(o.momentum), float32(wd))
+					}
+				}
+				if sparse != nil && sparse[j.i] != nil {
+					s := sparse[j.i]
+					for _, r := range s.Touched[j.lo:j.hi] {
+						lo, hi := r*s.Cols, (r+1)*s.Cols
+						apply(lo, hi, s.G32[lo:hi])
+					}
+					continue
+				}
+				apply(j.lo, j.hi, grads[j.i][j.lo:j.hi])
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// adam: bias correction folded into the step size and epsilon.
+func adam(x, g, m, v []float32, step, b1, b2, eps, wd float32) {
+	for i := range x {
+		gi := g[i] + wd*x[i]
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		x[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i]))) + eps)
+	}
+}
+
+func sgd(x, g, m []float32, lr, mu, wd float32) {
+	for i := range x {
+		gi := g[i] + wd*x[i]
+		m[i] = mu*m[i] + gi
+		x[i] -= lr * m[i]
+	}
+}
