@@ -95,10 +95,26 @@ const DefaultThreshold = 0.5
 // New builds a model with freshly initialised weights from seed.
 func New(spec Spec, pre Preprocess, seed uint64) (*Model, error) {
 	rng := rand.New(rand.NewPCG(seed, 0x5ea4e5e))
-	return build(spec, pre, rng)
+	return build(spec, pre, rng, -1)
 }
 
-func build(spec Spec, pre Preprocess, rng *rand.Rand) (*Model, error) {
+// build makes the model of a spec. maxWeights ≥ 0 bounds the weights its
+// params may hold (a file's tensor table): a tower or head that asks for
+// more, or for an impossible shape, is an error before it is allocated.
+func build(spec Spec, pre Preprocess, rng *rand.Rand, maxWeights int) (m *Model, err error) {
+	buildMu.Lock()
+	paramBudget = budget{on: maxWeights >= 0, left: maxWeights}
+	defer func() {
+		paramBudget = budget{}
+		buildMu.Unlock()
+		if r := recover(); r != nil {
+			tl, ok := r.(errTooLarge)
+			if !ok {
+				panic(r)
+			}
+			m, err = nil, fmt.Errorf("tower %s / head %s: %w", spec.Tower, spec.Head, tl)
+		}
+	}()
 	t, err := NewTower(spec.Tower, spec.TowerConfig, rng)
 	if err != nil {
 		return nil, fmt.Errorf("tower %s: %w", spec.Tower, err)
@@ -107,7 +123,7 @@ func build(spec Spec, pre Preprocess, rng *rand.Rand) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("head %s: %w", spec.Head, err)
 	}
-	m := &Model{Spec: spec, Tower: t, Head: h, Preprocess: pre, Threshold: DefaultThreshold}
+	m = &Model{Spec: spec, Tower: t, Head: h, Preprocess: pre, Threshold: DefaultThreshold}
 	if err := checkUniqueNames(m.Params()); err != nil {
 		return nil, err
 	}

@@ -99,9 +99,31 @@ func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32,
 	if err := json.Unmarshal(f.Header, &h); err != nil {
 		return fail(fmt.Errorf("header: %w", err))
 	}
-	m, err := build(h.Spec, h.Preprocess, rand.New(rand.NewPCG(0, 0x5ea4e5e)))
+	// The header is checked against the file before anything is built: a
+	// crafted header (with a valid checksum) cannot make this allocate
+	// more than the file holds.
+	total := 0
+	for _, e := range h.Tensors {
+		n, ok := checkedSize(e.Shape)
+		if !ok {
+			return fail(fmt.Errorf("tensor %s has shape %v, out of range", e.Name, e.Shape))
+		}
+		if total += n; total > f.Rest()/4 {
+			return fail(fmt.Errorf("the tensor table declares more weights than the file's %d bytes hold", f.Rest()))
+		}
+	}
+	if total*4 != f.Rest() {
+		return fail(fmt.Errorf("the tensor table declares %d weights, the file holds %d bytes of them", total, f.Rest()))
+	}
+	if n, ok := checkedSize(h.Input.Shape); len(h.Input.Shape) > 0 && (!ok || n > 1<<26) {
+		return fail(fmt.Errorf("input shape %v is out of range", h.Input.Shape))
+	}
+	m, err := build(h.Spec, h.Preprocess, rand.New(rand.NewPCG(0, 0x5ea4e5e)), total)
 	if err != nil {
 		return fail(err)
+	}
+	if !equalShape(m.Tower.Input().Shape, h.Input.Shape) && len(h.Input.Shape) > 0 {
+		return fail(fmt.Errorf("the tower takes inputs of shape %v, the header says %v", m.Tower.Input().Shape, h.Input.Shape))
 	}
 	m.Threshold, m.Info, m.Rule = h.Threshold, h.Info, h.Rule
 	byName := map[string]*Param{}

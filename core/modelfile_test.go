@@ -13,6 +13,7 @@ import (
 	"github.com/siamesenet/siamese/core/coretest"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	"github.com/siamesenet/siamese/internal/container"
 	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
@@ -146,4 +147,90 @@ func TestStrictConfigs(t *testing.T) {
 			t.Errorf("%s %s / %s %s: %v, want %q", tc.spec.Tower, tc.spec.TowerConfig, tc.spec.Head, tc.spec.HeadConfig, err, tc.want)
 		}
 	}
+}
+
+// A crafted header with a valid checksum is checked against the file
+// before anything is built: huge filters, a huge input, tensor tables that
+// do not match the file, impossible shapes. Each is one error, and memory
+// stays within what the file holds.
+func TestLoadCraftedHeaders(t *testing.T) {
+	m := testModel(t, "contrastive")
+	good := filepath.Join(t.TempDir(), "good.model")
+	if err := m.Save(good); err != nil {
+		t.Fatal(err)
+	}
+	f, err := container.Read(good, "SIAMESE\x00", core.FormatVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := make([]float32, f.Rest()/4)
+	craft := func(edit func(h map[string]any)) string {
+		var h map[string]any
+		json.Unmarshal(f.Header, &h)
+		edit(h)
+		hdr, _ := json.Marshal(h)
+		p := filepath.Join(t.TempDir(), "crafted.model")
+		if err := container.Write(p, "SIAMESE\x00", core.FormatVersion, hdr, [][]float32{weights}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(h map[string]any)
+		want string
+	}{
+		{"huge tower", func(h map[string]any) {
+			h["spec"].(map[string]any)["tower_config"] = map[string]any{"input": 6, "hidden": []int{200000000}, "embed": 4}
+		}, "more than the file holds"},
+		{"impossible tower", func(h map[string]any) {
+			h["spec"].(map[string]any)["tower_config"] = map[string]any{"input": 6, "hidden": []int{2000000000}, "embed": 4}
+		}, "out of range"},
+		{"huge input", func(h map[string]any) {
+			h["spec"].(map[string]any)["tower_config"] = map[string]any{"input": 1000000, "hidden": []int{5}, "embed": 4}
+		}, "more than the file holds"},
+		{"table larger than the file", func(h map[string]any) {
+			h["tensors"].([]any)[0].(map[string]any)["shape"] = []int{10000, 1000}
+		}, "more weights than the file"},
+		{"negative shape", func(h map[string]any) {
+			h["tensors"].([]any)[0].(map[string]any)["shape"] = []int{-6, 5}
+		}, "out of range"},
+		{"overflowing shape", func(h map[string]any) {
+			h["tensors"].([]any)[0].(map[string]any)["shape"] = []int{1 << 31, 1 << 31, 1 << 31}
+		}, "out of range"},
+		{"header input", func(h map[string]any) { h["input"].(map[string]any)["shape"] = []int{1, 100000, 100000} }, "input shape"},
+	} {
+		_, err := core.Load(craft(tc.edit))
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v; want one line saying %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// FuzzLoadHeader fuzzes the header of a model file behind a valid
+// checksum (FuzzLoad's random bytes rarely get past the CRC).
+func FuzzLoadHeader(f *testing.F) {
+	m := testModel(f, "contrastive")
+	good := filepath.Join(f.TempDir(), "good.model")
+	if err := m.Save(good); err != nil {
+		f.Fatal(err)
+	}
+	cf, err := container.Read(good, "SIAMESE\x00", core.FormatVersion)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(cf.Header, cf.Rest()/4)
+	f.Add([]byte(`{"spec":{"tower":"mlp","tower_config":{"input":6,"hidden":[2000000000],"embed":4},"head":"contrastive"}}`), 10)
+	f.Add([]byte(`{"spec":{"tower":"mlp","tower_config":{"input":6,"embed":4},"head":"l1sigmoid"},"tensors":[{"name":"dense1.w","shape":[6,4]}]}`), 24)
+	f.Fuzz(func(t *testing.T, hdr []byte, n int) {
+		n = min(max(n, 0), 1<<16)
+		p := filepath.Join(t.TempDir(), "f.model")
+		if err := container.Write(p, "SIAMESE\x00", core.FormatVersion, hdr, [][]float32{make([]float32, n)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := core.Load(p)
+		if err == nil && core.CountParams(m.Params()) != n {
+			t.Fatalf("loaded a model of %d weights from a file of %d", core.CountParams(m.Params()), n)
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // Param is one learnable tensor. Its Data is the single copy of the weights:
@@ -30,9 +31,61 @@ type Param struct {
 	Sparse bool
 }
 
-// NewParam allocates a zeroed parameter of the given shape.
+// NewParam allocates a zeroed parameter of the given shape. While a model
+// file is loaded, the weights its tensor table declares bound what may be
+// allocated: a header that asks for more fails before the memory is taken.
 func NewParam(name string, shape ...int) *Param {
-	return &Param{Name: name, Shape: append([]int(nil), shape...), Data: make([]float32, Size(shape))}
+	n, ok := checkedSize(shape)
+	if !ok {
+		panic(errTooLarge{fmt.Sprintf("parameter %s of shape %v", name, shape)})
+	}
+	paramBudget.take(name, n)
+	return &Param{Name: name, Shape: append([]int(nil), shape...), Data: make([]float32, n)}
+}
+
+// MaxElements bounds the elements of one tensor or input.
+const MaxElements = 1 << 31
+
+// checkedSize is Size for shapes of positive sides whose product stays
+// within MaxElements.
+func checkedSize(shape []int) (int, bool) {
+	n := 1
+	for _, d := range shape {
+		if d < 1 || d > MaxElements || n > MaxElements/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
+// errTooLarge is the panic of NewParam past its budget; building a model
+// turns it into an error.
+type errTooLarge struct{ what string }
+
+func (e errTooLarge) Error() string { return e.what + " is out of range" }
+
+// paramBudget is the allocation bound of a model being loaded (off: no
+// bound); buildMu serialises builds so that one load's bound never meets
+// another build's params.
+var (
+	buildMu     sync.Mutex
+	paramBudget budget
+)
+
+type budget struct {
+	on   bool
+	left int
+}
+
+func (b *budget) take(name string, n int) {
+	if !b.on {
+		return
+	}
+	if n > b.left {
+		panic(errTooLarge{fmt.Sprintf("parameter %s of %d weights (more than the file holds)", name, n)})
+	}
+	b.left -= n
 }
 
 // Size is the number of elements of a shape.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/siamesenet/siamese/internal/atomicfile"
 )
@@ -102,7 +103,8 @@ type Info struct {
 	Error    string `json:"error,omitempty"`
 }
 
-// List starts every plugin in dirs once to read its name and version.
+// List starts every plugin in dirs to read its name and version, all at
+// once, each bounded by o.Timeout.
 func List(ctx context.Context, dirs []string, o Options) []Info {
 	var out []Info
 	seen := map[string]bool{}
@@ -121,26 +123,33 @@ func List(ctx context.Context, dirs []string, o Options) []Info {
 				continue // shadowed by an earlier folder
 			}
 			seen[name] = true
-			info := Info{Name: name, Path: filepath.Join(d, e.Name()), Pinned: pins[name] != ""}
-			info.SHA256, _ = FileSHA256(info.Path)
+			out = append(out, Info{Name: name, Path: filepath.Join(d, e.Name()), Pinned: pins[name] != ""})
+			out[len(out)-1].SHA256 = pins[name] // the pin, until the plugin is looked at
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range out {
+		wg.Add(1)
+		go func(info *Info) {
+			defer wg.Done()
 			oo := o
-			oo.Pin = pins[name]
+			oo.Pin, info.SHA256 = info.SHA256, ""
+			info.SHA256, _ = FileSHA256(info.Path)
 			p, err := Start(info.Path, oo)
 			if err != nil {
 				info.Error = err.Error()
-				out = append(out, info)
-				continue
+				return
 			}
+			defer p.Close()
 			info.Protocol = p.Protocol
 			if n, v, err := p.About(ctx); err == nil {
 				info.Name, info.Version = n, v
 			} else {
 				info.Error = err.Error()
 			}
-			p.Close()
-			out = append(out, info)
-		}
+		}(&out[i])
 	}
+	wg.Wait()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }

@@ -80,17 +80,25 @@ func Start(path string, o Options) (*Plugin, error) {
 		log = slog.Default()
 	}
 	log = log.With("plugin", name)
+	t := o.Timeout
+	if t <= 0 {
+		t = DefaultTimeout
+	}
+	cmd := exec.Command(path)
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: versionedPlugins(Config{}),
-		Cmd:              exec.Command(path),
+		Cmd:              cmd,
+		StartTimeout:     t,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		Managed:          true,
 		Stderr:           &lineLogger{log: log},
 		SyncStdout:       io.Discard,
-		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Warn,
-			Output: &lineLogger{log: log, level: slog.LevelWarn}}),
+		// go-plugin's own account of a failure is many lines: it goes to
+		// the debug log (-v), and the error says it in one.
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "go-plugin", Level: hclog.Debug,
+			Output: &lineLogger{log: log, level: slog.LevelDebug}}),
 	}
 	if o.Pin != "" {
 		raw, _ := hex.DecodeString(sum)
@@ -100,18 +108,30 @@ func Start(path string, o Options) (*Plugin, error) {
 	rpcClient, err := client.Client()
 	if err != nil {
 		client.Kill()
-		return nil, fmt.Errorf("plugin %s (%s): start: %w", name, path, err)
+		return nil, startError(name, path, cmd, t, err)
 	}
 	raw, err := rpcClient.Dispense(pluginName)
 	if err != nil {
 		client.Kill()
 		return nil, fmt.Errorf("plugin %s (%s): %w", name, path, err)
 	}
-	t := o.Timeout
-	if t <= 0 {
-		t = DefaultTimeout
-	}
 	return &Plugin{Name: name, Path: path, SHA256: sum, Protocol: client.NegotiatedVersion(), client: client, rpc: raw.(pb.DomainClient), timeout: t}, nil
+}
+
+// startError says in one line why a plugin did not start: it exited (with
+// its status), it did not answer in time, or the first line of what
+// go-plugin said.
+func startError(name, path string, cmd *exec.Cmd, timeout time.Duration, err error) error {
+	for i := 0; i < 20 && cmd.ProcessState == nil; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := cmd.ProcessState; st != nil && st.Exited() {
+		return fmt.Errorf("plugin %s (%s) exited with status %d before the handshake (not a siamese plugin, or it failed to start)", name, path, st.ExitCode())
+	}
+	if strings.Contains(err.Error(), "timeout") {
+		return fmt.Errorf("plugin %s (%s): no handshake within %s (hung, or not a siamese plugin)", name, path, timeout)
+	}
+	return fmt.Errorf("plugin %s (%s): start: %s", name, path, firstLine(err))
 }
 
 // About returns the name and version the plugin reports.

@@ -19,6 +19,7 @@ import (
 // stores the threshold that calibration on its declared validation task
 // gives, not the default.
 func TestTrainCalibratesEveryDomain(t *testing.T) {
+	t.Parallel()
 	for _, name := range core.Domains() {
 		t.Run(name, func(t *testing.T) {
 			pol, _ := core.DomainPolicy(name)
@@ -100,6 +101,7 @@ func TestPluginDomainPolicy(t *testing.T) {
 // a FAR no score reaches, or a degenerate EER, in use): the figures JSON
 // cannot hold come out as null.
 func TestJSONWithInfiniteThreshold(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := glyphModel(t, dir)
 	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
@@ -145,6 +147,7 @@ func glyphModel(t *testing.T, dir string) string {
 // limit is 20, the old gallery check's 5) is still in the gallery after
 // it is reloaded, and verifies; 21 are refused before anything is written.
 func TestSignatureReferencesReload(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := glyphModel(t, dir)
 	var refs []string

@@ -18,7 +18,7 @@ func demoCommand() *cli.Command {
 		Name:  "demo",
 		Usage: "train on built-in procedural glyphs (no data needed) and show 20-way one-shot accuracy before and after",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "training time"},
+			&cli.DurationFlag{Name: "duration", Value: time.Minute, Usage: "training time (1s to 1000h)", Action: durationIn("duration", time.Second, 1000*time.Hour)},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "also save the model here"},
 			jsonFlag(),

@@ -19,9 +19,10 @@ import (
 // it, the gallery commands its enrolment policy asks for, then extra.
 func domainCommand(domain, name, usage string, extra ...*cli.Command) *cli.Command {
 	subs := []*cli.Command{withDomain(trainCommand(), domain), withDomain(evalCommand(), domain)}
+	commandDomains[domain] = name
 	pol, _ := core.DomainPolicy(domain)
 	if e := pol.Enrolment; e != nil {
-		en := enrolment{e}
+		en := enrolment{e, domain}
 		subs = append(subs, en.enroll())
 		if e.Identify {
 			subs = append(subs, en.identify())
@@ -30,6 +31,9 @@ func domainCommand(domain, name, usage string, extra ...*cli.Command) *cli.Comma
 	}
 	return &cli.Command{Name: name, Usage: usage, Subcommands: append(subs, extra...)}
 }
+
+// commandDomains maps the domains that have a command of their own to it.
+var commandDomains = map[string]string{}
 
 // withDomain returns cmd with its --domain flag defaulting to name.
 func withDomain(cmd *cli.Command, name string) *cli.Command {
@@ -42,7 +46,13 @@ func withDomain(cmd *cli.Command, name string) *cli.Command {
 }
 
 func thresholdFlag() cli.Flag {
-	return &cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold"}
+	return &cli.Float64Flag{Name: "threshold", Value: math.NaN(), DefaultText: "the model's", Usage: "decision threshold (a number; Inf rejects everything)",
+		Action: func(_ *cli.Context, v float64) error {
+			if math.IsNaN(v) {
+				return fmt.Errorf("--threshold NaN: want a number")
+			}
+			return nil
+		}}
 }
 
 // loadModel loads --model; --threshold, where the command has it, replaces
@@ -85,13 +95,33 @@ func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]flo
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.Bool("skip-bad") {
+		files, items = dropBad(files, items)
+	}
 	embs, err := m.Embed(c.Context, items, 0)
 	return files, embs, err
 }
 
 // enrolment is the gallery commands of a domain, worded and limited by its
 // enrolment policy.
-type enrolment struct{ *core.Enrolment }
+type enrolment struct {
+	*core.Enrolment
+	domain string
+}
+
+// model loads --model for the domain's commands: a model trained on
+// another domain that has a command of its own (a signature model for
+// face, say) is refused; generic models (glyphs, a plugin's) are not.
+func (e enrolment) model(c *cli.Context) (*core.Model, error) {
+	m, err := loadModel(c)
+	if err != nil {
+		return nil, err
+	}
+	if d := m.Info.Domain; d != e.domain && commandDomains[d] != "" {
+		return nil, fmt.Errorf("model %s was trained on the %s domain, not %s: use 'siamese %s ...' with it", c.String("model"), d, e.domain, commandDomains[d])
+	}
+	return m, nil
+}
 
 func (e enrolment) galleryFlag() cli.Flag {
 	return &cli.StringFlag{Name: "gallery", Aliases: []string{"g"}, Value: e.Gallery, Usage: "gallery file"}
@@ -106,9 +136,12 @@ func (e enrolment) enroll() *cli.Command {
 		Flags: []cli.Flag{modelFlag(), e.galleryFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + "'s name"},
 			&cli.BoolFlag{Name: "replace", Usage: "replace a " + e.Noun + " already enrolled"}, jsonFlag()},
 		Action: func(c *cli.Context) error {
-			m, err := loadModel(c)
+			m, err := e.model(c)
 			if err != nil {
 				return err
+			}
+			if err := gallery.CheckName(c.String(e.Key)); err != nil {
+				return fmt.Errorf("--%s: %w", e.Key, err)
 			}
 			if c.NArg() < e.Min || c.NArg() > e.Max {
 				return fmt.Errorf("enroll: give %d to %d %ss, got %d", e.Min, e.Max, e.Item, c.NArg())
@@ -139,13 +172,17 @@ func (e enrolment) identify() *cli.Command {
 		Name:      "identify",
 		Usage:     "name the " + e.Noun + " of each " + e.Item + ", or say unknown",
 		ArgsUsage: strings.ToUpper(e.Item) + "|FOLDER...",
-		Flags:     []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), jsonFlag()},
+		Flags: []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "skip-bad", Usage: "skip a " + e.Item + " that cannot be read (with a warning naming it) instead of stopping"}},
 		Action: func(c *cli.Context) error {
-			m, err := loadModel(c)
+			m, err := e.model(c)
 			if err != nil {
 				return err
 			}
-			g, err := gallery.Load(c.String("gallery"), m, e.Max)
+			if c.NArg() == 0 {
+				return fmt.Errorf("identify: give %ss or folders of them", e.Item)
+			}
+			g, err := gallery.Open(c.String("gallery"), m)
 			if err != nil {
 				return err
 			}
@@ -155,6 +192,9 @@ func (e enrolment) identify() *cli.Command {
 			files, embs, err := embedFiles(c, m, c.Args().Slice())
 			if err != nil {
 				return err
+			}
+			if len(files) == 0 {
+				return fmt.Errorf("identify: no %s in %s", e.Item, strings.Join(c.Args().Slice(), ", "))
 			}
 			type row struct {
 				File string `json:"file"`
@@ -196,7 +236,7 @@ func (e enrolment) verify() *cli.Command {
 		ArgsUsage: strings.ToUpper(e.Item),
 		Flags:     flags,
 		Action: func(c *cli.Context) error {
-			m, err := loadModel(c)
+			m, err := e.model(c)
 			if err != nil {
 				return err
 			}
@@ -210,7 +250,7 @@ func (e enrolment) verify() *cli.Command {
 			if rule == nil {
 				rule = &core.ScoreRule{Aggregate: core.Closest}
 			}
-			g, err := gallery.Load(c.String("gallery"), m, e.Max)
+			g, err := gallery.Open(c.String("gallery"), m)
 			if err != nil {
 				return err
 			}
@@ -223,8 +263,8 @@ func (e enrolment) verify() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if len(embs) == 0 {
-				return fmt.Errorf("verify: no %s in %s", e.Item, c.Args().First())
+			if len(embs) != 1 {
+				return fmt.Errorf("verify: %s holds %d %ss; give one", c.Args().First(), len(embs), e.Item)
 			}
 			score, err := g.Score(m.Head, name, embs[0], *rule)
 			if err != nil {
@@ -263,7 +303,7 @@ func (e enrolment) list() *cli.Command {
 					}
 					fmt.Fprintf(c.App.Writer, "%d enrolled (model %s)\n", len(g.People), g.ModelID)
 					for _, p := range g.People {
-						fmt.Fprintf(c.App.Writer, "%s\t%d %s(s)\tenrolled %s\n", p.Name, p.Images, e.Item, p.Added.Format("2006-01-02 15:04"))
+						fmt.Fprintf(c.App.Writer, "%s\t%d %s(s)\tenrolled %s\n", gallery.Printable(p.Name), p.Images, e.Item, p.Added.Format("2006-01-02 15:04"))
 					}
 					return nil
 				},
@@ -280,7 +320,7 @@ func (e enrolment) list() *cli.Command {
 					if err != nil {
 						return err
 					}
-					_, err = gallery.Update(c.String("gallery"), m, e.Max, func(g *gallery.Gallery) error { return g.Remove(c.Args().First()) })
+					err = gallery.Remove(c.String("gallery"), m, c.Args().First())
 					if err == nil {
 						fmt.Fprintf(c.App.Writer, "removed %s\n", c.Args().First())
 					}

@@ -26,6 +26,7 @@ func writeImage(t *testing.T, path string, img image.Image) {
 }
 
 func TestFaceGalleryCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "m.model")
 	if _, err := run(t, "train", "--domain", "glyphs", "--steps", "5", "--items", "16", "--pairs", "16", "-o", model, "--json"); err != nil {
@@ -83,6 +84,7 @@ func TestFaceGalleryCommands(t *testing.T) {
 // threshold); a flag the user sets wins, and a --duration given alone
 // replaces the recipe's step budget.
 func TestTrainConfigFromRecipe(t *testing.T) {
+	t.Parallel()
 	var train *cli.Command
 	for _, c := range newApp().Commands {
 		for _, s := range c.Subcommands {

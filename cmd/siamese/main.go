@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"github.com/siamesenet/siamese/core/train"
@@ -45,9 +46,10 @@ func realMain() int {
 	defer stop()
 	// End every plugin process on the way out: on success, error or Ctrl-C.
 	defer plugin.CleanupClients()
-	err := newApp().RunContext(ctx, os.Args)
+	app := newApp()
+	err := app.RunContext(ctx, os.Args)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "siamese:", err)
+		reportError(app, os.Args, err)
 		if errors.Is(err, train.ErrInterrupted) {
 			return 130
 		}
@@ -56,13 +58,46 @@ func realMain() int {
 	return 0
 }
 
+// reportError prints a failed command's error: one line on stderr, and,
+// when the command was asked for JSON, {"error": "..."} on stdout too, so
+// that a script reading stdout always gets JSON.
+func reportError(app *cli.App, args []string, err error) {
+	fmt.Fprintln(app.ErrWriter, "siamese:", err)
+	if wantsJSON(args) {
+		writeJSON(app.Writer, map[string]string{"error": err.Error()})
+	}
+}
+
+// wantsJSON reports whether the command line asks for --json.
+func wantsJSON(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
+			return true
+		}
+	}
+	return false
+}
+
+// quietUsage makes a usage error (an unknown flag, a bad value) one line
+// returned to reportError instead of help text on stdout, for cmd and its
+// subcommands.
+func quietUsage(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return err }
+		quietUsage(c.Subcommands)
+	}
+}
+
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "siamese",
 		Usage: "one-shot similarity learning with Siamese networks",
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "log debug messages"},
-			&cli.DurationFlag{Name: "plugin-timeout", Value: plugins.DefaultTimeout, Usage: "longest wait for one answer of a plugin before it is called hung"},
+			&cli.DurationFlag{Name: "plugin-timeout", Value: plugins.DefaultTimeout, Usage: "longest wait for one answer of a plugin before it is called hung (100ms to 1h)", Action: durationIn("plugin-timeout", 100*time.Millisecond, time.Hour)},
 			&cli.StringFlag{Name: "plugin-dir", EnvVars: []string{plugins.EnvDir}, Usage: "folder of domain plugins (siamese-domain-NAME); also searched: $" + plugins.EnvDir + " and the user config folder"},
 		},
 		Before: func(c *cli.Context) error {
@@ -79,5 +114,8 @@ func newApp() *cli.App {
 			questionsCommand(), trackCommand(), pluginsCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
+		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },
 	}
+	quietUsage(app.Commands)
+	return app
 }

@@ -30,6 +30,7 @@ func run(t *testing.T, args ...string) (string, error) {
 }
 
 func TestTrainEvalCompareInfo(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	model := filepath.Join(dir, "g.model")
 	out, err := run(t, "train", "--domain", "glyphs", "--steps", "30", "--val-every", "15", "--items", "32", "--pairs", "48", "-o", model, "--json")
@@ -84,6 +85,7 @@ func TestTrainEvalCompareInfo(t *testing.T) {
 }
 
 func TestBadInputErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	trunc := filepath.Join(dir, "trunc.model")
 	os.WriteFile(trunc, []byte("SIAMESE\x00\x01\x00\x00\x00"), 0o644)
@@ -121,6 +123,7 @@ func writePNG(t *testing.T, path string, seed int) {
 // Ctrl-C during training saves a checkpoint, says where on one line and
 // exits 130; resuming from it finishes the run.
 func TestInterruptSavesCheckpoint(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}

@@ -18,7 +18,7 @@ func pluginsCommand() *cli.Command {
 				Usage: "show each plugin's name, version, protocol, path and sha256",
 				Flags: []cli.Flag{jsonFlag()},
 				Action: func(c *cli.Context) error {
-					infos := plugins.List(c.Context, plugins.Dirs(c.String("plugin-dir")), plugins.Options{})
+					infos := plugins.List(c.Context, plugins.Dirs(c.String("plugin-dir")), plugins.Options{Timeout: c.Duration("plugin-timeout")})
 					if c.Bool("json") {
 						return printJSON(c, infos)
 					}

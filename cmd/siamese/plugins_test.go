@@ -211,3 +211,29 @@ func TestPluginCtrlC(t *testing.T) {
 	cmd.Wait()
 	noOrphans(t, pdir)
 }
+
+// A plugin that never answers the handshake is given up after
+// --plugin-timeout, all of them at once in 'plugins list'; one that exits
+// at once is one line with its exit status.
+func TestPluginsThatNeverStart(t *testing.T) {
+	bin, _ := binaries(t)
+	pdir := t.TempDir()
+	for name, script := range map[string]string{"hang1": "exec sleep 100", "hang2": "exec sleep 100", "hang3": "exec sleep 100", "exit": "exit 3"} {
+		if err := os.WriteFile(filepath.Join(pdir, "siamese-domain-"+name), []byte("#!/bin/sh\n"+script+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	out, err := cliCmd(bin, pdir, nil, "--plugin-timeout", "1s", "plugins", "list").CombinedOutput()
+	if el := time.Since(start); err != nil || el > 10*time.Second {
+		t.Errorf("plugins list: %v after %s\n%s", err, el, out)
+	}
+	if n := strings.Count(string(out), "no handshake within 1s"); n != 3 || !strings.Contains(string(out), "exited with status 3") {
+		t.Errorf("plugins list:\n%s", out)
+	}
+	out, err = cliCmd(bin, pdir, nil, "--plugin-timeout", "1s", "train", "--domain", "exit", "--steps", "1").CombinedOutput()
+	if err == nil || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 || !strings.Contains(string(out), "plugin exit") || !strings.Contains(string(out), "status 3") {
+		t.Errorf("a plugin that exits: %v\n%s", err, out)
+	}
+	noOrphans(t, pdir)
+}

@@ -56,7 +56,7 @@ func questionsCommand() *cli.Command {
 					return err
 				}
 				if c.Bool("json") {
-					return printJSON(c, map[string]any{"index": c.String("out"), "indexed": len(g.People), "embedded": added, "unchanged": kept})
+					return printJSON(c, map[string]any{"index": c.String("out"), "questions": len(g.People), "embedded": added, "unchanged": kept})
 				}
 				fmt.Fprintf(c.App.Writer, "%s: %d questions (%d embedded now, %d unchanged)\n", c.String("out"), len(g.People), added, kept)
 				return nil
@@ -67,7 +67,7 @@ func questionsCommand() *cli.Command {
 			Usage:     "print the questions of an index closest to a question",
 			ArgsUsage: "QUESTION",
 			Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "index", Aliases: []string{"i"}, Value: "questions.idx", Usage: "index file"},
-				&cli.IntFlag{Name: "k", Value: 5, Usage: "how many results"}, jsonFlag()},
+				intFlag("k", 5, 1, 10000, "how many results"), jsonFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() < 1 {
 					return fmt.Errorf("search: give a question")

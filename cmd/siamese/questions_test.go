@@ -10,6 +10,7 @@ import (
 )
 
 func TestQuestionsCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	os.MkdirAll(data, 0o755)

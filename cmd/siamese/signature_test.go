@@ -12,6 +12,7 @@ import (
 )
 
 func TestSignatureCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := signature.WriteSynthetic(data, "sigcomp", 5, 7, 2); err != nil {

@@ -23,7 +23,8 @@ func trackCommand() *cli.Command {
 		Usage:     "follow an object through a video from a box in its first frame (SiamFC); train and evaluate trackers",
 		ArgsUsage: " ",
 		Flags: append(trackerFlags(false),
-			&cli.StringFlag{Name: "frames", Usage: "folder or zip of frames (in img/, imgs/, color/ or the folder itself; name order)"},
+			&cli.StringFlag{Name: "frames", Usage: "folder or zip of frames (in img/, imgs/, color/ or the folder itself; name order), or of sequences with --seq"},
+			&cli.StringFlag{Name: "seq", Usage: "the sequence to track inside a folder or zip of several (OTB or VOT layout)"},
 			&cli.StringFlag{Name: "init", Usage: "box in the first frame: x,y,w,h (OTB convention: 1-based pixels)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the boxes here, one x,y,w,h line per frame (default: stdout)"},
 			&cli.StringFlag{Name: "gif", Usage: "also write the frames with the boxes drawn as an animated GIF"},
@@ -54,8 +55,8 @@ func trackCommand() *cli.Command {
 func trackerFlags(modelRequired bool) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: modelRequired, Usage: "model file"},
-		&cli.IntFlag{Name: "scales", Value: 3, Usage: "search scales per frame (odd)"},
-		&cli.Float64Flag{Name: "window", Value: 0.176, Usage: "influence of the cosine window on the response (0–1)"},
+		&cli.IntFlag{Name: "scales", Value: 3, Usage: "search scales per frame (odd, 1 to 9)", Action: oddScales},
+		floatFlag("window", 0.176, 0, 1, "", "influence of the cosine window on the response, in [0, 1]"),
 		&cli.BoolFlag{Name: "no-focus", Usage: "do not weight the exemplar by the target's box shape"},
 	}
 }
@@ -99,11 +100,11 @@ func runTrack(c *cli.Context) error {
 		return err
 	}
 	defer m.Close()
-	seq, src, err := tracking.OpenFrames(c.String("frames"))
+	seq, closeFrames, err := openFrames(c.String("frames"), c.String("seq"))
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer closeFrames()
 	frames, err := tracking.Images(seq)
 	if err != nil {
 		return err
@@ -149,6 +150,28 @@ func runTrack(c *cli.Context) error {
 		return err
 	}
 	return w.Flush()
+}
+
+// openFrames opens the frames to track: a folder or zip of frames, or,
+// with a sequence name, that sequence inside a folder or zip of several.
+func openFrames(p, name string) (*tracking.Sequence, func(), error) {
+	if name == "" {
+		seq, src, err := tracking.OpenFrames(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return seq, func() { src.Close() }, nil
+	}
+	seqs, closeAll, err := tracking.OpenAll(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	seq, err := tracking.Find(seqs, name)
+	if err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("--seq: %w", err)
+	}
+	return seq, closeAll, nil
 }
 
 // seqResult is one sequence's evaluation.

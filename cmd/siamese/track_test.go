@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 )
 
 func TestTrackCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	for _, name := range []string{"Square", "Crossing"} {
@@ -61,6 +63,11 @@ func TestTrackCommands(t *testing.T) {
 	if g, err := os.ReadFile(gif); err != nil || !strings.HasPrefix(string(g), "GIF89a") {
 		t.Errorf("gif: %v", err)
 	}
+	// --seq names a sequence inside a folder (or zip) of several.
+	out, err = run(t, "track", "--model", model, "--frames", data, "--seq", "Square", "--init", "11,16,14,14", "--json")
+	if err != nil || !strings.Contains(out, `"frames": 16`) {
+		t.Errorf("track --seq Square: %v\n%s", err, out)
+	}
 	// Bad input: one line naming what and where.
 	mixed := filepath.Join(dir, "mixed")
 	if err := tracking.WriteSynthetic(mixed, "A", 3, 120, 90); err != nil {
@@ -85,6 +92,11 @@ func TestTrackCommands(t *testing.T) {
 		{[]string{"track", "--model", model, "--frames", filepath.Join(dir, "nowhere"), "--init", "5,10,5,5"}, "nowhere"},
 		{[]string{"track", "--model", model, "--frames", filepath.Join(mixed, "A"), "--init", "5,10,5,5"}, "0003.png: frame of 100×90 pixels, the first is 120×90"},
 		{[]string{"track", "--model", model, "--frames", filepath.Join(broken, "A"), "--init", "5,10,5,5"}, "0002.png"},
+		{[]string{"track", "--model", model, "--frames", frames, "--init", "205,151,1e200,50"}, "larger than twice"},
+		{[]string{"track", "--model", model, "--frames", frames, "--init", "1,1,100000,100000"}, "larger than twice"},
+		{[]string{"track", "--model", model, "--frames", frames, "--init", "5,5,5,5", "--window", "NaN"}, "--window"},
+		{[]string{"track", "--model", model, "--frames", frames, "--init", "5,5,5,5", "--scales", "1001"}, "--scales"},
+		{[]string{"track", "--model", model, "--frames", data, "--seq", "Nope", "--init", "5,5,5,5"}, "Nope"},
 	} {
 		out, err := run(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
@@ -99,9 +111,15 @@ func TestTrackCommands(t *testing.T) {
 // FuzzParseBox: --init never panics, and what it accepts is four finite
 // numbers read back 1-based.
 func FuzzParseBox(f *testing.F) {
-	for _, s := range []string{"205,151,17,50", "1 2 3 4", "1\t2\t3\t4", "1,2,3", "x,y,w,h", "1e400,1,1,1", "NaN,1,1,1"} {
+	for _, s := range []string{"205,151,17,50", "1 2 3 4", "1\t2\t3\t4", "1,2,3", "x,y,w,h", "1e400,1,1,1", "NaN,1,1,1", "205,151,1e200,50", "1,1,100000,100000"} {
 		f.Add(s)
 	}
+	frame := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for i := range frame.Pix {
+		frame.Pix[i] = uint8(i * 13)
+	}
+	im := tracking.NewImage(frame)
+	dst := make([]float32, 3*16*16)
 	f.Fuzz(func(t *testing.T, s string) {
 		b, err := parseBox(s)
 		if err != nil {
@@ -112,5 +130,10 @@ func FuzzParseBox(f *testing.F) {
 				t.Fatalf("%q parsed to %v", s, b)
 			}
 		}
+		if tracking.CheckInit(b, im.W, im.H) != nil {
+			return
+		}
+		// A box the check accepts crops without panicking.
+		im.Crop(b.X+b.W/2, b.Y+b.H/2, tracking.ContextSide(b), 16, dst)
 	})
 }

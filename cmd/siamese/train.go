@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
 	"github.com/siamesenet/siamese/core/train"
+	"github.com/siamesenet/siamese/internal/atomicfile"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/plugins"
 	"github.com/urfave/cli/v2"
@@ -143,25 +146,25 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "head", Usage: "head name: " + strings.Join(core.Heads(), ", ") + " (default: the domain's)"},
 			&cli.StringFlag{Name: "head-config", Usage: "head config as JSON, e.g. {\"margin\":2}"},
 			&cli.StringFlag{Name: "optimizer", Usage: "optimizer: " + strings.Join(train.Optimizers(), ", ") + " (default adam)"},
-			&cli.Float64Flag{Name: "lr", Usage: "learning rate (default: the domain's recipe, else 1e-3 adam, 1e-2 sgd)"},
-			&cli.Float64Flag{Name: "momentum", Usage: "sgd momentum (default 0.9)"},
-			&cli.Float64Flag{Name: "weight-decay", Usage: "L2 weight decay (default: the domain's recipe)"},
+			floatFlag("lr", 0, 0, 10, "lo", "learning rate in (0, 10] (default: the domain's recipe, else 1e-3 adam, 1e-2 sgd)"),
+			floatFlag("momentum", 0, 0, 1, "hi", "sgd momentum in [0, 1) (default 0.9)"),
+			floatFlag("weight-decay", 0, 0, 1, "", "L2 weight decay in [0, 1] (default: the domain's recipe)"),
 			&cli.StringFlag{Name: "schedule", Usage: "learning-rate schedule: " + strings.Join(train.Schedules(), ", ") + " (default: the domain's recipe, else constant)"},
-			&cli.IntFlag{Name: "decay-every", Usage: "step schedule: steps between decays"},
-			&cli.Float64Flag{Name: "decay-rate", Value: 0.5, Usage: "step schedule: factor per decay"},
-			&cli.IntFlag{Name: "warmup", Usage: "linear warm-up steps"},
-			&cli.IntFlag{Name: "items", Usage: "distinct items per batch, each embedded once (default: the domain's recipe, else 64)"},
-			&cli.IntFlag{Name: "pairs", Usage: "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch (default: the domain's recipe, else 2×items)"},
-			&cli.IntFlag{Name: "steps", Usage: "step budget (default: the domain's recipe; a --duration given alone replaces it)"},
-			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m"},
+			intFlag("decay-every", 0, 0, maxSteps, "step schedule: steps between decays"),
+			floatFlag("decay-rate", 0.5, 0, 1, "lo", "step schedule: factor per decay, in (0, 1]"),
+			intFlag("warmup", 0, 0, maxSteps, "linear warm-up steps"),
+			intFlag("items", 0, 2, maxItems, "distinct items per batch, each embedded once (default: the domain's recipe, else 64)"),
+			intFlag("pairs", 0, 1, maxPairs, "pairs per batch, half positive; Items·(Items−1)/2 means every pair of the batch (default: the domain's recipe, else 2×items)"),
+			intFlag("steps", 0, 1, maxSteps, "step budget (default: the domain's recipe; a --duration given alone replaces it)"),
+			&cli.DurationFlag{Name: "duration", Usage: "wall-time budget, e.g. 10m (1s to 1000h)", Action: durationIn("duration", time.Second, 1000*time.Hour)},
 			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed: the same seed gives the same weights"},
 			&cli.BoolFlag{Name: "augment", Usage: "random distortions (default: the domain's recipe)"},
 			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default: the domain's)"},
-			&cli.IntFlag{Name: "val-every", Usage: "validate every N steps (default: the domain's recipe, else 500)"},
-			&cli.Float64Flag{Name: "far", Usage: "calibrate the threshold at this false-accept rate on the validation pairs (default: at the EER)"},
-			&cli.IntFlag{Name: "patience", Usage: "stop after N validations without improvement (0: never)"},
+			intFlag("val-every", 0, 1, maxSteps, "validate every N steps (default: the domain's recipe, else 500)"),
+			floatFlag("far", 0, 0, 1, "both", "calibrate the threshold at this false-accept rate, in (0, 1), on the validation pairs (default: at the EER)"),
+			intFlag("patience", 0, 0, maxSteps, "stop after N validations without improvement (0: never)"),
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
-			&cli.IntFlag{Name: "ckpt-every", Value: 1000, Usage: "checkpoint every N steps"},
+			intFlag("ckpt-every", 1000, 0, maxSteps, "checkpoint every N steps (0: only at the end and on Ctrl-C)"),
 			&cli.StringFlag{Name: "resume", Usage: "continue the run saved in this checkpoint"},
 			jsonFlag(),
 		),
@@ -237,6 +240,9 @@ func runTrain(c *cli.Context) error {
 		if tr, err = train.Resume(ck); err != nil {
 			return err
 		}
+		if err := resumable(c, ck, tr.Model.Info.Domain); err != nil {
+			return err
+		}
 		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape, tr.Model.Info.DomainOptions); err != nil {
 			return err
 		}
@@ -300,6 +306,12 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Fail now, not after the whole budget, if the results cannot be written.
+	for _, p := range []string{c.String("out"), tr.Config.Checkpoint} {
+		if err := writable(p); err != nil {
+			return err
+		}
+	}
 	if task != "" {
 		tr.Validate = metrics.AccuracyOn(dom, task)
 	}
@@ -342,4 +354,38 @@ func mergeJSON(base json.RawMessage, extra map[string]any) json.RawMessage {
 	}
 	b, _ := json.Marshal(m)
 	return b
+}
+
+// fixedOnResume are the flags that would change a run that a checkpoint
+// continues; only the budget (and where results go) may change.
+var fixedOnResume = []string{"tower", "preset", "tower-config", "head", "head-config", "optimizer", "lr", "momentum", "weight-decay",
+	"schedule", "decay-every", "decay-rate", "warmup", "items", "pairs", "seed", "augment", "input", "opt", "val-every", "patience", "ckpt-every", "checkpoint"}
+
+// resumable refuses a resume that asks for another run than the
+// checkpoint's: another domain, or settings that the checkpoint fixes.
+func resumable(c *cli.Context, ckpt, domain string) error {
+	if d, _ := strings.CutPrefix(c.String("domain"), "plugin:"); d != "" && d != domain {
+		return fmt.Errorf("--resume %s: the checkpoint is a run on the %s domain, not %s; it continues there (use 'siamese train --resume')", ckpt, domain, d)
+	}
+	for _, f := range fixedOnResume {
+		if c.IsSet(f) {
+			return fmt.Errorf("--resume %s: --%s cannot change in a run that continues (only --steps and --duration can); start a new run to change it", ckpt, f)
+		}
+	}
+	return nil
+}
+
+// writable checks that a file can be written at path: its folder exists
+// and takes a new file.
+func writable(path string) error {
+	real, err := atomicfile.Resolve(path)
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(real), ".siamese-probe-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -30,16 +31,33 @@ func readItems(c *cli.Context, m *core.Model, files []string) ([]core.Item, erro
 		return nil, err
 	}
 	items := make([]core.Item, len(files))
+	skip := c.Bool("skip-bad")
 	for i, f := range files {
 		raw, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			items[i], err = dec.Decode(raw)
 		}
-		if items[i], err = dec.Decode(raw); err != nil {
+		if err != nil && skip {
+			slog.Warn("skipped", "file", f, "error", err)
+			continue
+		}
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 	}
 	return items, nil
+}
+
+// dropBad removes the files readItems skipped (their items are empty).
+func dropBad(files []string, items []core.Item) ([]string, []core.Item) {
+	var fs []string
+	var its []core.Item
+	for i, it := range items {
+		if it.Dense != nil || it.Bag != nil {
+			fs, its = append(fs, files[i]), append(its, it)
+		}
+	}
+	return fs, its
 }
 
 func modelFlag() cli.Flag {

@@ -11,11 +11,16 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gofrs/flock"
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/atomicfile"
 	"github.com/siamesenet/siamese/internal/container"
 )
 
@@ -76,12 +81,45 @@ func (g *Gallery) Enroll(name string, embs [][]float32, replace bool) error {
 	return g.EnrollAll([]*Person{{Name: name, Embeddings: embs}}, replace)
 }
 
-// checkEntry is the one check of an entry's name and image count, on
-// enrolment and on reading a file.
-func (g *Gallery) checkEntry(name string, images int) error {
-	if name == "" {
-		return errors.New("enroll: empty name")
+// MaxNameBytes bounds the length of an entry's name.
+const MaxNameBytes = 256
+
+// CheckName is the one rule for an entry's name: printable UTF-8 of 1 to
+// MaxNameBytes bytes, no control or bidirectional-override characters, no
+// space at either end; what is enrolled under it can be listed, verified
+// and removed by the same name.
+func CheckName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case len(name) > MaxNameBytes:
+		return fmt.Errorf("name of %d bytes; at most %d", len(name), MaxNameBytes)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("name %q is not valid UTF-8", name)
+	case strings.TrimSpace(name) != name:
+		return fmt.Errorf("name %q starts or ends with a space", name)
 	}
+	for _, r := range name {
+		if unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == utf8.RuneError {
+			return fmt.Errorf("name %q holds the control character %U", name, r)
+		}
+	}
+	return nil
+}
+
+// Printable is name as it can be shown on one line: itself if CheckName
+// accepts it, else quoted with its control characters escaped (a file
+// written before names were checked).
+func Printable(name string) string {
+	if CheckName(name) == nil {
+		return name
+	}
+	return strconv.Quote(name)
+}
+
+// checkEntry is the one check of an entry's image count, on enrolment and
+// on reading a file (and of its name, on enrolment).
+func (g *Gallery) checkEntry(name string, images int) error {
 	if images < 1 || images > g.Limit() {
 		return fmt.Errorf("%q has %d images; this gallery takes 1 to %d per entry", name, images, g.Limit())
 	}
@@ -123,6 +161,9 @@ func (g *Gallery) EnrollAll(entries []*Person, replace bool) error {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	for _, e := range entries {
+		if err := CheckName(e.Name); err != nil {
+			return fmt.Errorf("enroll: %w", err)
+		}
 		if err := g.checkEntry(e.Name, len(e.Embeddings)); err != nil {
 			return fmt.Errorf("enroll: %w", err)
 		}
@@ -301,9 +342,35 @@ func Load(path string, m *core.Model, limit int) (*Gallery, error) {
 	return g, nil
 }
 
+// ErrNoGallery is returned for a gallery file that does not exist where
+// one must (identify, verify, list, remove).
+var ErrNoGallery = errors.New("no such gallery file (enroll someone first, or check the path)")
+
+// Open reads an existing gallery made with model m; a missing file is
+// ErrNoGallery, not an empty gallery.
+func Open(path string, m *core.Model) (*Gallery, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("gallery %s: %w", path, ErrNoGallery)
+	}
+	return Load(path, m, 0)
+}
+
+// Remove removes an entry from an existing gallery file (a missing file is
+// ErrNoGallery, and nothing is created).
+func Remove(path string, m *core.Model, name string) error {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("gallery %s: %w", path, ErrNoGallery)
+	}
+	_, err := Update(path, m, 0, func(g *Gallery) error { return g.Remove(name) })
+	return err
+}
+
 // Read reads a gallery file whatever model made it.
 func Read(path string) (*Gallery, error) {
 	fail := func(err error) (*Gallery, error) { return nil, fmt.Errorf("gallery %s: %w", path, err) }
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fail(ErrNoGallery)
+	}
 	f, err := container.Read(path, magic, Version)
 	if errors.Is(err, container.ErrForeign) {
 		return fail(errors.New("not a siamese gallery file (bad magic)"))
@@ -338,7 +405,13 @@ func Read(path string) (*Gallery, error) {
 // starts an empty one of limit images per entry), applies change and saves
 // it atomically.
 func Update(path string, m *core.Model, limit int, change func(*Gallery) error) (*Gallery, error) {
-	lock := flock.New(path + ".lock")
+	// Lock the file a symbolic link names, so that writers through the
+	// link and through the real path are serialised.
+	real, err := atomicfile.Resolve(path)
+	if err != nil {
+		return nil, fmt.Errorf("gallery %s: %w", path, err)
+	}
+	lock := flock.New(real + ".lock")
 	if err := lock.Lock(); err != nil {
 		return nil, fmt.Errorf("lock gallery %s: %w", path, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/gallery"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	"github.com/siamesenet/siamese/internal/container"
 	_ "github.com/siamesenet/siamese/towers/mlp"
 )
 
@@ -197,4 +198,120 @@ func TestGalleryWithoutRecordedLimitLoads(t *testing.T) {
 	if err != nil || back.Limit() != gallery.DefaultLimit || back.Find("alice").Images != 5 {
 		t.Fatalf("old gallery: %v", err)
 	}
+}
+
+// Names are printable UTF-8 without control characters: a name that would
+// forge a line of 'gallery list', print raw escapes, or be stored other
+// than typed is refused before anything is written.
+func TestNames(t *testing.T) {
+	m := galleryModel(t)
+	g := gallery.New(m, 5)
+	for _, tc := range []struct {
+		name string
+		ok   bool
+	}{
+		{"alice", true}, {"Zoë Ångström", true}, {"李小龙", true}, {"o'brien-smith 2", true},
+		{"", false}, {"evil\nsubj09\t5 photo(s)", false}, {"tab\there", false}, {"\x1b[31mred", false},
+		{"bad\xffutf8", false}, {" padded", false}, {"trailing ", false}, {"rtl\u202eevil", false},
+		{strings.Repeat("a", gallery.MaxNameBytes+1), false}, {strings.Repeat("a", gallery.MaxNameBytes), true},
+	} {
+		err := g.Enroll(tc.name, [][]float32{emb(1, 0, 0, 0)}, false)
+		if (err == nil) != tc.ok || (err != nil && strings.Contains(err.Error(), "\n")) {
+			t.Errorf("enroll %q: %v, want ok=%v", tc.name, err, tc.ok)
+		}
+		if gallery.CheckName(tc.name) == nil != tc.ok {
+			t.Errorf("CheckName(%q) disagrees with Enroll", tc.name)
+		}
+		if p := gallery.Printable(tc.name); strings.ContainsAny(p, "\n\t\x1b") {
+			t.Errorf("Printable(%q) = %q", tc.name, p)
+		}
+	}
+}
+
+// A gallery whose symbolic link and real path are both written is one
+// file, locked under its real name: concurrent writers through either
+// never lose an entry, and the link stays a link.
+func TestGallerySymlinkAndMissing(t *testing.T) {
+	m := galleryModel(t)
+	dir := t.TempDir()
+	real, link := filepath.Join(dir, "real.gallery"), filepath.Join(dir, "link.gallery")
+	if err := os.Symlink("real.gallery", link); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p := real
+			if i%2 == 1 {
+				p = link
+			}
+			if _, err := gallery.Update(p, m, 0, func(g *gallery.Gallery) error {
+				return g.Enroll(fmt.Sprint("p", i), [][]float32{emb(1, 0, 0, 0)}, false)
+			}); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	g, err := gallery.Read(link)
+	if err != nil || len(g.People) != 8 {
+		t.Fatalf("%v: %d entries, want 8", err, len(g.People))
+	}
+	if st, _ := os.Lstat(link); st.Mode()&os.ModeSymlink == 0 {
+		t.Error("the link was replaced by a regular file")
+	}
+	missing := filepath.Join(dir, "typo.gallery")
+	if _, err := gallery.Open(missing, m); !errors.Is(err, gallery.ErrNoGallery) {
+		t.Errorf("open a missing gallery: %v", err)
+	}
+	if err := gallery.Remove(missing, m, "p1"); !errors.Is(err, gallery.ErrNoGallery) {
+		t.Errorf("remove from a missing gallery: %v", err)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(dir, "typo*")); len(entries) != 0 {
+		t.Errorf("a missing gallery left %v behind", entries)
+	}
+}
+
+// FuzzReadGallery fuzzes gallery and question-index headers behind a valid
+// checksum: any header is read or refused in one error, never a panic.
+func FuzzReadGallery(f *testing.F) {
+	m := galleryModel(f)
+	dir := f.TempDir()
+	for i, note := range []string{"", "How do I learn Go?"} {
+		g := gallery.New(m, 20)
+		g.EnrollAll([]*gallery.Person{{Name: "q1", Note: note, Embeddings: [][]float32{emb(1, 2, 3, 4), emb(0, 1, 0, 1)}}}, false)
+		p := filepath.Join(dir, fmt.Sprint(i, ".gallery"))
+		if err := g.Save(p); err != nil {
+			f.Fatal(err)
+		}
+		cf, err := container.Read(p, "SIAMGAL\x00", gallery.Version)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(cf.Header, cf.Rest()/4)
+	}
+	f.Add([]byte(`{"dim":4,"max_images":-1,"people":[{"name":"a","images":3}]}`), 12)
+	f.Add([]byte(`{"dim":-4,"people":[{"name":"a","images":1}]}`), 4)
+	f.Add([]byte(`{"dim":1000000000,"people":[{"name":"a","images":1}]}`), 0)
+	f.Fuzz(func(t *testing.T, hdr []byte, n int) {
+		n = min(max(n, 0), 1<<14)
+		p := filepath.Join(t.TempDir(), "f.gallery")
+		if err := container.Write(p, "SIAMGAL\x00", gallery.Version, hdr, [][]float32{make([]float32, n)}); err != nil {
+			t.Fatal(err)
+		}
+		g, err := gallery.Read(p)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of several lines: %q", err)
+			}
+			return
+		}
+		for _, p := range g.People {
+			if len(p.Embeddings) != p.Images || p.Images < 1 || p.Images > g.Limit() {
+				t.Fatalf("entry %q read with %d of %d images (limit %d)", p.Name, len(p.Embeddings), p.Images, g.Limit())
+			}
+		}
+	})
 }

@@ -47,8 +47,11 @@ func IoU(a, b Box) float64 {
 // CheckInit rejects an initial box of zero size or outside a frame of
 // w×h pixels.
 func CheckInit(b Box, w, h int) error {
-	if !(b.W > 0 && b.H > 0) {
-		return fmt.Errorf("initial box %v×%v has no area", b.W, b.H)
+	if !(b.W >= 1 && b.H >= 1) {
+		return fmt.Errorf("initial box %v×%v is under a pixel", b.W, b.H)
+	}
+	if b.W > 2*float64(w) || b.H > 2*float64(h) {
+		return fmt.Errorf("initial box %g×%g is larger than twice the %d×%d frame", b.W, b.H, w, h)
 	}
 	if b.X+b.W <= 0 || b.Y+b.H <= 0 || b.X >= float64(w) || b.Y >= float64(h) {
 		return fmt.Errorf("initial box (%g,%g %g×%g) lies outside the %d×%d frame", b.X, b.Y, b.W, b.H, w, h)

@@ -164,7 +164,7 @@ func TestBadSequences(t *testing.T) {
 	if _, _, err := tracking.Open(empty); err == nil || !strings.Contains(err.Error(), "no frames") {
 		t.Errorf("missing frames: %v", err)
 	}
-	for _, b := range []tracking.Box{{10, 10, 0, 5}, {100, 10, 5, 5}, {-20, 10, 5, 5}} {
+	for _, b := range []tracking.Box{{10, 10, 0, 5}, {100, 10, 5, 5}, {-20, 10, 5, 5}, {10, 10, 0.5, 5}, {10, 10, 1e200, 50}, {10, 10, 1e30, 1e30}, {0, 0, 100000, 100000}, {10, 10, 161, 5}} {
 		if err := tracking.CheckInit(b, 80, 60); err == nil {
 			t.Errorf("initial box %v accepted in an 80×60 frame", b)
 		}

@@ -7,6 +7,7 @@ package imageset
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -21,21 +22,75 @@ import (
 	_ "golang.org/x/image/tiff" // TIFF decoder
 )
 
-// MaxPixels bounds the size of an image this package will decode.
-const MaxPixels = 100 << 20
+// The decode budget of every image path: an image is decoded only if its
+// header promises at most MaxPixels pixels and MaxBytes bytes decoded.
+const (
+	MaxPixels = 100 << 20
+	MaxBytes  = 256 << 20
+)
 
-// Decode decodes image bytes in any registered format. The image's header
-// is read first so that a huge or corrupt header fails before allocation.
+// bytesPerPixel is what a decoded pixel of a color model takes.
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	case color.YCbCrModel:
+		return 3
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 4
+}
+
+// Decode decodes image bytes in any registered format within the decode
+// budget. The image's header is read first so that a huge or corrupt
+// header fails before allocation.
 func Decode(raw []byte) (image.Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(raw))
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("image of %d×%d pixels is out of range", cfg.Width, cfg.Height)
+	px := int64(cfg.Width) * int64(cfg.Height)
+	if cfg.Width <= 0 || cfg.Height <= 0 || px > MaxPixels {
+		return nil, fmt.Errorf("image of %d×%d pixels is out of range (at most %d Mpixels)", cfg.Width, cfg.Height, MaxPixels>>20)
+	}
+	if b := px * bytesPerPixel(cfg.ColorModel); b > MaxBytes {
+		return nil, fmt.Errorf("image of %d×%d pixels would take %d MiB decoded (at most %d)", cfg.Width, cfg.Height, b>>20, MaxBytes>>20)
 	}
 	img, _, err := image.Decode(bytes.NewReader(raw))
 	return img, err
+}
+
+// ErrNoContent is returned for an image with nothing in it: every pixel the
+// same (all black, all white) or fully transparent.
+var ErrNoContent = errors.New("the image has no content (every pixel the same, or fully transparent)")
+
+// CheckContent rejects an image without content (sampled on a grid of
+// about 64k pixels).
+func CheckContent(img image.Image) error {
+	b := img.Bounds()
+	n := b.Dx() * b.Dy()
+	step := max(1, n/65536)
+	var r0, g0, b0, a0 uint32
+	opaque := false
+	for i := 0; i < n; i += step {
+		r, g, bl, a := img.At(b.Min.X+i%b.Dx(), b.Min.Y+i/b.Dx()).RGBA()
+		if i == 0 {
+			r0, g0, b0, a0 = r, g, bl, a
+		}
+		if a != 0 {
+			opaque = true
+		}
+		if opaque && (r != r0 || g != g0 || bl != b0 || a != a0) {
+			return nil
+		}
+	}
+	return ErrNoContent
 }
 
 // Kind is an image input kind: how a decoded image becomes a model input.
@@ -66,6 +121,9 @@ func RegisterKind(name string, k Kind) {
 				return core.Item{}, err
 			}
 			if err := CheckFits(img, pre); err != nil {
+				return core.Item{}, err
+			}
+			if err := CheckContent(img); err != nil {
 				return core.Item{}, err
 			}
 			x, err := Prepare(img, pre)

@@ -3,6 +3,9 @@ package imageset_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/gif"
@@ -318,7 +321,57 @@ func FuzzDecode(f *testing.F) {
 		if _, err := imageset.Prepare(img, pre); err != nil && img.Bounds().Dx() > 0 && img.Bounds().Dy() > 0 {
 			t.Fatalf("decoded but not prepared: %v", err)
 		}
+		imageset.CheckContent(img)
+		// The decoder users' files go through: budget, fit, content, then
+		// preparation.
+		dec, err := core.NewDecoder(pre)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec.Decode(data)
 	})
+}
+
+// The decode budget counts bytes as well as pixels, and an image without
+// content is refused before it is embedded.
+func TestDecodeBudgetAndContent(t *testing.T) {
+	enc := func(img image.Image) []byte {
+		var b bytes.Buffer
+		if err := png.Encode(&b, img); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	// A 6000×6000 16-bit RGBA PNG header: 36 Mpixels (within the pixel
+	// budget) but 275 MiB decoded. Only its header is made: the decoder
+	// must refuse it from the header alone.
+	big := enc(image.NewNRGBA64(image.Rect(0, 0, 1, 1)))
+	binary.BigEndian.PutUint32(big[16:], 6000)
+	binary.BigEndian.PutUint32(big[20:], 6000)
+	binary.BigEndian.PutUint32(big[29:], crc32.ChecksumIEEE(big[12:29])) // the IHDR chunk's CRC
+	if _, err := imageset.Decode(big); err == nil || !strings.Contains(err.Error(), "MiB decoded") {
+		t.Errorf("16-bit 6000² PNG: %v", err)
+	}
+	dec, err := core.NewDecoder(core.Preprocess{Kind: "image", Width: 8, Height: 8, Channels: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	black := image.NewGray(image.Rect(0, 0, 32, 32))
+	clear := image.NewNRGBA(image.Rect(0, 0, 32, 32))
+	for i := range clear.Pix {
+		if i%4 != 3 {
+			clear.Pix[i] = uint8(i) // colour under full transparency
+		}
+	}
+	for name, img := range map[string]image.Image{"all black": black, "fully transparent": clear} {
+		if _, err := dec.Decode(enc(img)); !errors.Is(err, imageset.ErrNoContent) {
+			t.Errorf("%s: %v, want ErrNoContent", name, err)
+		}
+	}
+	black.Pix[100] = 200
+	if _, err := dec.Decode(enc(black)); err != nil {
+		t.Errorf("an image with a mark: %v", err)
+	}
 }
 
 // With PerClass items from each class and Pairs = Items·(Items−1)/2, a
