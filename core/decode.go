@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/siamesenet/siamese/internal/registry"
 )
 
 // Decoder turns a user's raw file (image bytes, text) into an item for a
@@ -21,7 +23,7 @@ func (f DecoderFunc) Decode(raw []byte) (Item, error) { return f(raw) }
 // DecoderFactory makes the decoder of one preprocessing.
 type DecoderFactory func(pre Preprocess) (Decoder, error)
 
-var decoders = map[string]DecoderFactory{}
+var decoders = registry.New[DecoderFactory]("core: decoder of input kind")
 
 // ErrUnknownKind is returned by NewDecoder for an input kind that no
 // package of this build registered (a plugin's own kind, say: its domain's
@@ -30,13 +32,11 @@ var ErrUnknownKind = errors.New("no decoder registered for this input kind")
 
 // RegisterDecoder makes the decoder of an input kind (Preprocess.Kind)
 // available, as image.RegisterFormat does for image formats.
-func RegisterDecoder(kind string, f DecoderFactory) { register(decoders, "RegisterDecoder", kind, f) }
+func RegisterDecoder(kind string, f DecoderFactory) { decoders.Register(kind, f) }
 
 // NewDecoder returns the decoder of a preprocessing's kind.
 func NewDecoder(pre Preprocess) (Decoder, error) {
-	regMu.RLock()
-	f, ok := decoders[pre.Kind]
-	regMu.RUnlock()
+	f, ok := decoders.Get(pre.Kind)
 	if !ok {
 		return nil, fmt.Errorf("input kind %q: %w", pre.Kind, ErrUnknownKind)
 	}

@@ -11,26 +11,14 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
-	_ "github.com/siamesenet/siamese/heads/contrastive"
-	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/internal/container"
-	_ "github.com/siamesenet/siamese/towers/mlp"
+	"github.com/siamesenet/siamese/internal/testmodel"
 )
-
-func testModel(t testing.TB, head string) *core.Model {
-	t.Helper()
-	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: json.RawMessage(`{"input":6,"hidden":[5],"embed":4}`), Head: head},
-		core.Preprocess{Kind: "vector"}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 func TestSaveLoadRoundTrip(t *testing.T) {
 	for _, head := range []string{"l1sigmoid", "contrastive"} {
 		t.Run(head, func(t *testing.T) {
-			m := testModel(t, head)
+			m := testmodel.MLP(t, head)
 			m.Threshold = 0.625
 			m.Info.Steps = 42
 			path := filepath.Join(t.TempDir(), "m.model")
@@ -65,7 +53,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 func TestLoadBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.model")
-	if err := testModel(t, "l1sigmoid").Save(good); err != nil {
+	if err := testmodel.MLP(t, "l1sigmoid").Save(good); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(good)
@@ -109,7 +97,7 @@ func TestLoadBadFiles(t *testing.T) {
 func FuzzLoad(f *testing.F) {
 	dir := f.TempDir()
 	good := filepath.Join(dir, "seed.model")
-	if err := testModel(f, "contrastive").Save(good); err != nil {
+	if err := testmodel.MLP(f, "contrastive").Save(good); err != nil {
 		f.Fatal(err)
 	}
 	raw, _ := os.ReadFile(good)
@@ -154,7 +142,7 @@ func TestStrictConfigs(t *testing.T) {
 // do not match the file, impossible shapes. Each is one error, and memory
 // stays within what the file holds.
 func TestLoadCraftedHeaders(t *testing.T) {
-	m := testModel(t, "contrastive")
+	m := testmodel.MLP(t, "contrastive")
 	good := filepath.Join(t.TempDir(), "good.model")
 	if err := m.Save(good); err != nil {
 		t.Fatal(err)
@@ -210,7 +198,7 @@ func TestLoadCraftedHeaders(t *testing.T) {
 // FuzzLoadHeader fuzzes the header of a model file behind a valid
 // checksum (FuzzLoad's random bytes rarely get past the CRC).
 func FuzzLoadHeader(f *testing.F) {
-	m := testModel(f, "contrastive")
+	m := testmodel.MLP(f, "contrastive")
 	good := filepath.Join(f.TempDir(), "good.model")
 	if err := m.Save(good); err != nil {
 		f.Fatal(err)

@@ -2,6 +2,8 @@ package core
 
 import (
 	"fmt"
+
+	"github.com/siamesenet/siamese/internal/registry"
 )
 
 // Policy is what a domain decides for its users, beside its data: the
@@ -67,7 +69,7 @@ type domainEntry struct {
 	policy Policy
 }
 
-var domainFactories = map[string]domainEntry{}
+var domainFactories = registry.New[domainEntry]("core: domain")
 
 // RegisterDomain makes a domain available by name, with its policy. It
 // panics on a duplicate name or an unusable policy, as database/sql's
@@ -78,23 +80,19 @@ func RegisterDomain(name string, f DomainFactory, p Policy) {
 			panic("core: RegisterDomain " + name + ": " + err.Error())
 		}
 	}
-	register(domainFactories, "RegisterDomain", name, domainEntry{f, p})
+	domainFactories.Register(name, domainEntry{f, p})
 }
 
 // DomainPolicy returns the policy of a registered domain, known without
 // opening its data.
 func DomainPolicy(name string) (Policy, bool) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	e, ok := domainFactories[name]
+	e, ok := domainFactories.Get(name)
 	return e.policy, ok
 }
 
 // OpenDomain opens a registered domain.
 func OpenDomain(name string, opts DomainOptions) (Domain, error) {
-	regMu.RLock()
-	e, ok := domainFactories[name]
-	regMu.RUnlock()
+	e, ok := domainFactories.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown domain %q (registered: %v)", name, Domains())
 	}
@@ -102,4 +100,4 @@ func OpenDomain(name string, opts DomainOptions) (Domain, error) {
 }
 
 // Domains lists the registered domain names.
-func Domains() []string { return keys(domainFactories) }
+func Domains() []string { return domainFactories.Names() }

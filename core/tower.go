@@ -4,9 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"sort"
-	"sync"
 
+	"github.com/siamesenet/siamese/internal/registry"
 	G "gorgonia.org/gorgonia"
 )
 
@@ -68,33 +67,20 @@ type TowerFactory func(config json.RawMessage, rng *rand.Rand) (Tower, error)
 type HeadFactory func(config json.RawMessage, in []int, rng *rand.Rand) (Head, error)
 
 var (
-	regMu  sync.RWMutex
-	towers = map[string]TowerFactory{}
-	heads  = map[string]HeadFactory{}
+	towers = registry.New[TowerFactory]("core: tower")
+	heads  = registry.New[HeadFactory]("core: head")
 )
 
 // RegisterTower makes a tower available by name. It panics on a duplicate,
 // as database/sql.Register does.
-func RegisterTower(name string, f TowerFactory) { register(towers, "RegisterTower", name, f) }
+func RegisterTower(name string, f TowerFactory) { towers.Register(name, f) }
 
 // RegisterHead makes a head available by name.
-func RegisterHead(name string, f HeadFactory) { register(heads, "RegisterHead", name, f) }
-
-// register adds v to a registry under name, once.
-func register[V any](m map[string]V, what, name string, v V) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := m[name]; dup {
-		panic("core: " + what + " called twice for " + name)
-	}
-	m[name] = v
-}
+func RegisterHead(name string, f HeadFactory) { heads.Register(name, f) }
 
 // NewTower builds a registered tower.
 func NewTower(name string, config json.RawMessage, rng *rand.Rand) (Tower, error) {
-	regMu.RLock()
-	f, ok := towers[name]
-	regMu.RUnlock()
+	f, ok := towers.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown tower %q (registered: %v)", name, Towers())
 	}
@@ -103,9 +89,7 @@ func NewTower(name string, config json.RawMessage, rng *rand.Rand) (Tower, error
 
 // NewHead builds a registered head for embeddings of shape in.
 func NewHead(name string, config json.RawMessage, in []int, rng *rand.Rand) (Head, error) {
-	regMu.RLock()
-	f, ok := heads[name]
-	regMu.RUnlock()
+	f, ok := heads.Get(name)
 	if !ok {
 		return nil, fmt.Errorf("unknown head %q (registered: %v)", name, Heads())
 	}
@@ -113,18 +97,7 @@ func NewHead(name string, config json.RawMessage, in []int, rng *rand.Rand) (Hea
 }
 
 // Towers lists the registered tower names.
-func Towers() []string { return keys(towers) }
+func Towers() []string { return towers.Names() }
 
 // Heads lists the registered head names.
-func Heads() []string { return keys(heads) }
-
-func keys[V any](m map[string]V) []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func Heads() []string { return heads.Names() }

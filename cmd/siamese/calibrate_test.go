@@ -102,11 +102,7 @@ func TestPluginDomainPolicy(t *testing.T) {
 // cannot hold come out as null.
 func TestJSONWithInfiniteThreshold(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	model := glyphModel(t, dir)
-	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
-	writePNG(t, a, 3)
-	writePNG(t, b, 17)
+	dir, model, a, b := glyphFixture(t)
 	gal := filepath.Join(dir, "f.gallery")
 	for _, args := range [][]string{
 		{"info", "--json", model},
@@ -131,6 +127,18 @@ func TestJSONWithInfiniteThreshold(t *testing.T) {
 			t.Errorf("%v: the infinite threshold is not null:\n%s", args, out)
 		}
 	}
+}
+
+// glyphFixture is a folder holding a glyph model trained for two steps and
+// two glyph images, a and b.
+func glyphFixture(t *testing.T) (dir, model, a, b string) {
+	t.Helper()
+	dir = t.TempDir()
+	model = glyphModel(t, dir)
+	a, b = filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
+	writePNG(t, a, 3)
+	writePNG(t, b, 17)
+	return dir, model, a, b
 }
 
 // glyphModel trains a glyph model for two steps into dir.

@@ -19,11 +19,7 @@ import (
 // that says what and where, and nothing written or lost.
 func TestHostileInputs(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	model := glyphModel(t, dir)
-	a, b := filepath.Join(dir, "a.png"), filepath.Join(dir, "b.png")
-	writePNG(t, a, 3)
-	writePNG(t, b, 17)
+	dir, model, a, b := glyphFixture(t)
 	gal := filepath.Join(dir, "faces.gallery")
 	if _, err := run(t, "face", "enroll", "-m", model, "-g", gal, "--name", "ann", a); err != nil {
 		t.Fatal(err)

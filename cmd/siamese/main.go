@@ -109,7 +109,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), domainCommand(face.Name, "face", "face recognition: train, evaluate, enroll people from 1–5 photos, identify and verify"),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), domainCommand(face.Name, "face", "face recognition: train, evaluate, enroll people from a few photos, identify and verify"),
 			domainCommand(signature.Name, "signature", "signature verification: train, evaluate, enroll a writer's references, verify genuine or forged"),
 			questionsCommand(), trackCommand(), pluginsCommand(),
 		},

@@ -51,6 +51,18 @@ func TestQuestionsCommands(t *testing.T) {
 	if out, err := run(t, "questions", "dedupe", "-m", model, "--json", filepath.Join(data, "pairs.csv")); err != nil || !strings.Contains(out, `"checked": 60`) {
 		t.Errorf("dedupe pairs: %v\n%s", err, out)
 	}
+	// --json holds an infinite threshold as null (eval died with
+	// "json: unsupported value: +Inf").
+	for _, args := range [][]string{
+		{"questions", "dedupe", "-m", model, "--threshold", "Inf", "--json", base},
+		{"questions", "eval", "-m", model, "--data", data, "--task", "val", "--threshold", "Inf", "--json"},
+	} {
+		out, err := run(t, args...)
+		var v map[string]any
+		if err != nil || json.Unmarshal([]byte(out), &v) != nil || !strings.Contains(out, "null") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
 	before, _ := os.ReadFile(idx)
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)

@@ -233,6 +233,10 @@ func valTask(c *cli.Context, desc core.Description) (string, error) {
 
 func runTrain(c *cli.Context) error {
 	ctx := c.Context
+	// Fail now, not after the whole budget, if the model cannot be written.
+	if err := writable(c.String("out")); err != nil {
+		return err
+	}
 	var tr *train.Trainer
 	var dom core.Domain
 	var err error
@@ -306,11 +310,8 @@ func runTrain(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Fail now, not after the whole budget, if the results cannot be written.
-	for _, p := range []string{c.String("out"), tr.Config.Checkpoint} {
-		if err := writable(p); err != nil {
-			return err
-		}
+	if err := writable(tr.Config.Checkpoint); err != nil {
+		return err
 	}
 	if task != "" {
 		tr.Validate = metrics.AccuracyOn(dom, task)
@@ -382,9 +383,13 @@ func writable(path string) error {
 	if err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(real), ".siamese-probe-*")
+	dir := filepath.Dir(real)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("cannot write %s: the folder %s does not exist", path, dir)
+	}
+	f, err := os.CreateTemp(dir, ".siamese-probe-*")
 	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
+		return fmt.Errorf("cannot write %s: %w", path, errors.Unwrap(err))
 	}
 	f.Close()
 	return os.Remove(f.Name())

@@ -33,16 +33,18 @@ func readItems(c *cli.Context, m *core.Model, files []string) ([]core.Item, erro
 	items := make([]core.Item, len(files))
 	skip := c.Bool("skip-bad")
 	for i, f := range files {
-		raw, err := os.ReadFile(f)
+		raw, err := os.ReadFile(f) // its error names the file
 		if err == nil {
-			items[i], err = dec.Decode(raw)
+			if items[i], err = dec.Decode(raw); err != nil {
+				err = fmt.Errorf("%s: %w", f, err)
+			}
 		}
 		if err != nil && skip {
-			slog.Warn("skipped", "file", f, "error", err)
+			slog.Warn("skipped", "error", err)
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
+			return nil, err
 		}
 	}
 	return items, nil

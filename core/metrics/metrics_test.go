@@ -7,17 +7,8 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
-	_ "github.com/siamesenet/siamese/heads/contrastive"
-	_ "github.com/siamesenet/siamese/towers/mlp"
+	"github.com/siamesenet/siamese/internal/testmodel"
 )
-
-func testModel(t testing.TB, head string) *core.Model {
-	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":6,"hidden":[5],"embed":4}`), Head: head}, core.Preprocess{Kind: "vector"}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 func TestVerify(t *testing.T) {
 	for _, tc := range []struct {
@@ -62,7 +53,7 @@ func TestVerify(t *testing.T) {
 // Queries identical to a support item of their class must be identified
 // with any tower, for K = 1 and K = 3.
 func TestIdentify(t *testing.T) {
-	m := testModel(t, "contrastive")
+	m := testmodel.MLP(t, "contrastive")
 	item := func(v float32) core.Item {
 		return core.Item{Dense: []float32{v, -v, 2 * v, v * v, 1, v / 2}}
 	}

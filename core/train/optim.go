@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/registry"
 )
 
 // Optimizer updates parameters in place from their gradients.
@@ -43,58 +43,30 @@ func (f ScheduleFunc) Rate(base float64, step int, frac float64) float64 { retur
 type ScheduleFactory func(c Config) (Schedule, error)
 
 var (
-	regMu      sync.RWMutex
-	optimizers = map[string]OptimizerFactory{}
-	schedules  = map[string]ScheduleFactory{}
+	optimizers = registry.New[OptimizerFactory]("train: optimizer")
+	schedules  = registry.New[ScheduleFactory]("train: schedule")
 )
 
 // RegisterOptimizer makes an optimizer available by name (Config.Optimizer).
-func RegisterOptimizer(name string, f OptimizerFactory) { register(optimizers, "optimizer", name, f) }
+func RegisterOptimizer(name string, f OptimizerFactory) { optimizers.Register(name, f) }
 
 // RegisterSchedule makes a schedule available by name (Config.Schedule).
-func RegisterSchedule(name string, f ScheduleFactory) { register(schedules, "schedule", name, f) }
+func RegisterSchedule(name string, f ScheduleFactory) { schedules.Register(name, f) }
 
-func register[F any](m map[string]F, what, name string, f F) {
-	regMu.Lock()
-	defer regMu.Unlock()
-	if _, dup := m[name]; dup {
-		panic("train: " + what + " " + name + " registered twice")
-	}
-	m[name] = f
-}
-
-func lookup[F any](m map[string]F, what, name string) (F, error) {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	f, ok := m[name]
+// lookup finds a registered optimizer or schedule.
+func lookup[V any](r *registry.Registry[V], what, name string) (V, error) {
+	v, ok := r.Get(name)
 	if !ok {
-		return f, fmt.Errorf("unknown %s %q (want %s)", what, name, strings.Join(names(m), ", "))
+		return v, fmt.Errorf("unknown %s %q (want %s)", what, name, strings.Join(r.Names(), ", "))
 	}
-	return f, nil
-}
-
-func names[F any](m map[string]F) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return v, nil
 }
 
 // Optimizers lists the registered optimizers.
-func Optimizers() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return names(optimizers)
-}
+func Optimizers() []string { return optimizers.Names() }
 
 // Schedules lists the registered schedules.
-func Schedules() []string {
-	regMu.RLock()
-	defer regMu.RUnlock()
-	return names(schedules)
-}
+func Schedules() []string { return schedules.Names() }
 
 func init() {
 	RegisterOptimizer("adam", func(c Config, ps []*core.Param) (Optimizer, error) {

@@ -14,18 +14,8 @@ import (
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
 	"github.com/siamesenet/siamese/core/train"
-	_ "github.com/siamesenet/siamese/heads/contrastive"
-	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
-	_ "github.com/siamesenet/siamese/towers/mlp"
+	"github.com/siamesenet/siamese/internal/testmodel"
 )
-
-func testModel(t testing.TB, head string) *core.Model {
-	m, err := core.New(core.Spec{Tower: "mlp", TowerConfig: []byte(`{"input":6,"hidden":[5],"embed":4}`), Head: head}, core.Preprocess{Kind: "vector"}, 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
 
 // vecDomain is a small in-test domain: 6-d vectors around 8 class centres.
 type vecDomain struct{}
@@ -97,7 +87,7 @@ func (vecDomain) Decode([]byte) (core.Item, error) { return core.Item{}, errors.
 
 func trainModel(t *testing.T, head string, cfg train.Config) *core.Model {
 	t.Helper()
-	m := testModel(t, head)
+	m := testmodel.MLP(t, head)
 	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: cfg}
 	if _, err := tr.Run(context.Background()); err != nil {
 		t.Fatal(err)
@@ -127,7 +117,7 @@ func TestTrainingLearnsAndIsDeterministic(t *testing.T) {
 	} {
 		t.Run(tc.head+"/"+tc.cfg.Schedule, func(t *testing.T) {
 			eps, _ := vecDomain{}.Episodes(context.Background(), "")
-			before, err := metrics.Identify(context.Background(), testModel(t, tc.head), eps, nil)
+			before, err := metrics.Identify(context.Background(), testmodel.MLP(t, tc.head), eps, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +144,7 @@ func TestResumeContinuesTheSameRun(t *testing.T) {
 	straight := trainModel(t, "l1sigmoid", cfg)
 
 	// Stop at step 20 by cancelling from the progress callback.
-	m := testModel(t, "l1sigmoid")
+	m := testmodel.MLP(t, "l1sigmoid")
 	cfg.Checkpoint = filepath.Join(dir, "b.ckpt")
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: cfg, OnProgress: func(p train.Progress) {
@@ -184,7 +174,7 @@ func TestResumeContinuesTheSameRun(t *testing.T) {
 }
 
 func TestEarlyStoppingKeepsBest(t *testing.T) {
-	m := testModel(t, "contrastive")
+	m := testmodel.MLP(t, "contrastive")
 	calls := 0
 	var bestWeights []float32
 	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: train.Config{Steps: 1000, Items: 8, Pairs: 8, ValEvery: 5, Patience: 3}}
@@ -211,7 +201,7 @@ func TestEarlyStoppingKeepsBest(t *testing.T) {
 }
 
 func TestTimeBudget(t *testing.T) {
-	m := testModel(t, "contrastive")
+	m := testmodel.MLP(t, "contrastive")
 	tr := &train.Trainer{Model: m, Domain: vecDomain{}, Config: train.Config{Duration: 300 * time.Millisecond, Items: 8, Pairs: 8}}
 	start := time.Now()
 	res, err := tr.Run(context.Background())
@@ -230,7 +220,7 @@ func TestTrainConfigErrors(t *testing.T) {
 		{Steps: 1, Schedule: "zigzag"},
 		{Steps: 1, LR: -1},
 	} {
-		tr := &train.Trainer{Model: testModel(t, "contrastive"), Domain: vecDomain{}, Config: c}
+		tr := &train.Trainer{Model: testmodel.MLP(t, "contrastive"), Domain: vecDomain{}, Config: c}
 		if _, err := tr.Run(context.Background()); err == nil {
 			t.Errorf("config %+v: no error", c)
 		}
