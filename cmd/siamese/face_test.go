@@ -46,8 +46,8 @@ func TestFaceGalleryCommands(t *testing.T) {
 	corrupt := filepath.Join(dir, "bad.pgm")
 	os.WriteFile(corrupt, []byte("P5 28 28 255\n\x00"), 0o644)
 
-	if _, err := run(t, "face", "identify", "-m", model, "-g", gal, a); err == nil || !strings.Contains(err.Error(), "empty") {
-		t.Errorf("identify on an empty gallery: %v", err)
+	if _, err := run(t, "face", "identify", "-m", model, "-g", gal, a); err == nil || !strings.Contains(err.Error(), "no such gallery") {
+		t.Errorf("identify before anyone is enrolled: %v", err)
 	}
 	if _, err := run(t, "face", "enroll", "-m", model, "-g", gal, "--name", "ann", a); err != nil {
 		t.Fatal(err)

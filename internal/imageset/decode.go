@@ -123,11 +123,11 @@ func RegisterKind(name string, k Kind) {
 			if err := CheckFits(img, pre); err != nil {
 				return core.Item{}, err
 			}
-			if err := CheckContent(img); err != nil {
+			x, err := Prepare(img, pre) // a kind's own account first (a blank page: no ink)
+			if err != nil {
 				return core.Item{}, err
 			}
-			x, err := Prepare(img, pre)
-			if err != nil {
+			if err := CheckContent(img); err != nil {
 				return core.Item{}, err
 			}
 			return core.Item{Dense: x}, nil
