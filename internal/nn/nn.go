@@ -99,3 +99,25 @@ func L2Normalize(b *core.Builder, x *G.Node) (*G.Node, error) {
 	}
 	return G.BroadcastHadamardDiv(x, norm, nil, []byte{1})
 }
+
+// Conv2DStrided is Conv2D with a stride and zero padding on every side
+// (TensorFlow's "same" at stride 1 is pad K/2; "valid" is 0).
+func Conv2DStrided(b *core.Builder, x *G.Node, w, bias *core.Param, stride, pad int, relu bool) (*G.Node, error) {
+	y, err := ops.Conv2DStrided(x, b.Param(w), b.Param(bias), stride, pad, relu)
+	if err != nil {
+		return nil, fmt.Errorf("conv %s: %w", w.Name, err)
+	}
+	return y, nil
+}
+
+// MaxPool2DStrided is a k×k max-pool with the given stride, unpadded.
+func MaxPool2DStrided(x *G.Node, k, stride int) (*G.Node, error) {
+	return ops.MaxPool2DStrided(x, k, stride)
+}
+
+// Shortcut closes a residual block: ReLU(y + x), or with down ReLU(y +
+// average-pooled x with zero channels appended), y zero-padded to fit.
+func Shortcut(y, x *G.Node, down bool) (*G.Node, error) { return ops.Shortcut(y, x, down) }
+
+// GlobalAvgPool averages each channel of x [N,C,H,W]: [N,C].
+func GlobalAvgPool(x *G.Node) (*G.Node, error) { return ops.GlobalAvgPool(x) }

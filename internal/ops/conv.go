@@ -1,6 +1,7 @@
 // Package ops holds custom gorgonia ops that replace stock ones where those
-// are slow or memory-hungry: a valid stride-1 convolution with bias and
-// optional ReLU fused, and a k×k max-pool. Each op works image by image
+// are slow or memory-hungry: a convolution (any stride, zero padding) with
+// bias and optional ReLU fused, max- and average pools, and the residual
+// shortcut of a ResNet. Each op works image by image
 // with a reused im2col buffer, writes straight into NCHW, splits the batch
 // across cores and keeps its output buffers from one run to the next.
 package ops
@@ -18,12 +19,17 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// convGeom is the geometry of a valid, stride-1 convolution.
+// convGeom is the geometry of a convolution: stride s, pad zeros on every
+// side.
 type convGeom struct {
 	n, c, h, w int // input
 	f, k       int // filters, kernel side
+	s, pad     int // stride, zero padding on each side
 	oh, ow     int // output
 }
+
+// plain reports a valid, stride-1 convolution (the fast im2col path).
+func (g convGeom) plain() bool { return g.s == 1 && g.pad == 0 }
 
 func (g convGeom) ckk() int { return g.c * g.k * g.k }
 func (g convGeom) p() int   { return g.oh * g.ow }
@@ -31,12 +37,24 @@ func (g convGeom) p() int   { return g.oh * g.ow }
 // Conv2D applies y = [ReLU](conv(x, w) + b) with x [N,C,H,W], w [F,C,K,K],
 // b [1,F,1,1] (valid, stride 1).
 func Conv2D(x, w, b *G.Node, relu bool) (*G.Node, error) {
+	return Conv2DStrided(x, w, b, 1, 0, relu)
+}
+
+// Conv2DStrided is Conv2D with a stride and pad zeros on every side of the
+// input: the output side is ⌊(H + 2·pad − K)/stride⌋ + 1. TensorFlow's
+// "same" padding for an odd kernel at stride 1 is pad = K/2; "valid" is 0.
+func Conv2DStrided(x, w, b *G.Node, stride, pad int, relu bool) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 || xs[1] != ws[1] || ws[2] != ws[3] {
 		return nil, fmt.Errorf("conv2d: input %v and filter %v do not fit", xs, ws)
 	}
-	g := convGeom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], f: ws[0], k: ws[2]}
-	g.oh, g.ow = g.h-g.k+1, g.w-g.k+1
+	if stride < 1 || pad < 0 || pad >= ws[2] {
+		return nil, fmt.Errorf("conv2d: stride %d and padding %d for kernel %d", stride, pad, ws[2])
+	}
+	g := convGeom{n: xs[0], c: xs[1], h: xs[2], w: xs[3], f: ws[0], k: ws[2], s: stride, pad: pad}
+	if g.h+2*pad >= g.k && g.w+2*pad >= g.k {
+		g.oh, g.ow = (g.h+2*pad-g.k)/stride+1, (g.w+2*pad-g.k)/stride+1
+	}
 	if g.oh < 1 || g.ow < 1 {
 		return nil, fmt.Errorf("conv2d: input %v is smaller than kernel %d", xs, g.k)
 	}
@@ -66,7 +84,7 @@ func (op *convOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op *convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op *convOp) Hashcode() uint32      { return hashOf(op) }
 func (op *convOp) String() string {
-	return fmt.Sprintf("Conv2D{%v,relu=%v}", op.g, op.relu)
+	return fmt.Sprintf("Conv2D{%+v,relu=%v}", op.g, op.relu)
 }
 
 // pureOp holds the answers every op of this package shares: it returns a
@@ -188,6 +206,10 @@ func parallel(n int, fn func(worker, lo, hi int)) int {
 // im2col writes the K×K patches of one image x [C,H,W] as the columns of
 // col [C·K·K, OH·OW].
 func im2col[T Float](g convGeom, x, col []T) {
+	if !g.plain() {
+		im2colStrided(g, x, col)
+		return
+	}
 	p := g.p()
 	for c := 0; c < g.c; c++ {
 		for ky := 0; ky < g.k; ky++ {
@@ -204,6 +226,10 @@ func im2col[T Float](g convGeom, x, col []T) {
 
 // col2im adds the columns of col back into dx [C,H,W].
 func col2im[T Float](g convGeom, col, dx []T) {
+	if !g.plain() {
+		col2imStrided(g, col, dx)
+		return
+	}
 	p := g.p()
 	for c := 0; c < g.c; c++ {
 		for ky := 0; ky < g.k; ky++ {
@@ -214,6 +240,73 @@ func col2im[T Float](g convGeom, col, dx []T) {
 					src := row[oy*g.ow : (oy+1)*g.ow]
 					for i := range dst {
 						dst[i] += src[i]
+					}
+				}
+			}
+		}
+	}
+}
+
+// span returns the output positions o in [lo, hi) whose input position
+// o·s + k − pad lies inside [0, n).
+func span(n, out, s, k, pad int) (lo, hi int) {
+	if d := pad - k; d > 0 {
+		lo = (d + s - 1) / s
+	}
+	if last := n - 1 + pad - k; last >= 0 {
+		hi = min(out, last/s+1)
+	}
+	return lo, max(hi, lo)
+}
+
+// im2colStrided is im2col for any stride and padding: positions that fall
+// in the padding read zero.
+func im2colStrided[T Float](g convGeom, x, col []T) {
+	p := g.p()
+	for c := 0; c < g.c; c++ {
+		plane := x[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ky := 0; ky < g.k; ky++ {
+			ylo, yhi := span(g.h, g.oh, g.s, ky, g.pad)
+			for kx := 0; kx < g.k; kx++ {
+				xlo, xhi := span(g.w, g.ow, g.s, kx, g.pad)
+				row := col[((c*g.k+ky)*g.k+kx)*p:][:p]
+				for oy := 0; oy < g.oh; oy++ {
+					dst := row[oy*g.ow : (oy+1)*g.ow]
+					if oy < ylo || oy >= yhi {
+						clear(dst)
+						continue
+					}
+					src := plane[(oy*g.s+ky-g.pad)*g.w:]
+					clear(dst[:xlo])
+					clear(dst[xhi:])
+					if g.s == 1 {
+						copy(dst[xlo:xhi], src[xlo+kx-g.pad:])
+						continue
+					}
+					for ox := xlo; ox < xhi; ox++ {
+						dst[ox] = src[ox*g.s+kx-g.pad]
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imStrided is col2im for any stride and padding.
+func col2imStrided[T Float](g convGeom, col, dx []T) {
+	p := g.p()
+	for c := 0; c < g.c; c++ {
+		plane := dx[c*g.h*g.w : (c+1)*g.h*g.w]
+		for ky := 0; ky < g.k; ky++ {
+			ylo, yhi := span(g.h, g.oh, g.s, ky, g.pad)
+			for kx := 0; kx < g.k; kx++ {
+				xlo, xhi := span(g.w, g.ow, g.s, kx, g.pad)
+				row := col[((c*g.k+ky)*g.k+kx)*p:][:p]
+				for oy := ylo; oy < yhi; oy++ {
+					src := row[oy*g.ow : (oy+1)*g.ow]
+					dst := plane[(oy*g.s+ky-g.pad)*g.w:]
+					for ox := xlo; ox < xhi; ox++ {
+						dst[ox*g.s+kx-g.pad] += src[ox]
 					}
 				}
 			}

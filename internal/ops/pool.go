@@ -11,24 +11,32 @@ import (
 
 // MaxPool2D is a k×k max-pool with stride k over x [N,C,H,W]; the output
 // is [N,C,⌊H/k⌋,⌊W/k⌋].
-func MaxPool2D(x *G.Node, k int) (*G.Node, error) {
+func MaxPool2D(x *G.Node, k int) (*G.Node, error) { return MaxPool2DStrided(x, k, k) }
+
+// MaxPool2DStrided is a k×k max-pool with the given stride and no padding
+// (TensorFlow's "valid"): the output side is ⌊(H − k)/stride⌋ + 1.
+func MaxPool2DStrided(x *G.Node, k, stride int) (*G.Node, error) {
 	s := x.Shape()
-	if len(s) != 4 || k < 1 || s[2] < k || s[3] < k {
-		return nil, fmt.Errorf("maxpool: input %v cannot be pooled by %d", s, k)
+	if len(s) != 4 || k < 1 || stride < 1 || s[2] < k || s[3] < k {
+		return nil, fmt.Errorf("maxpool: input %v cannot be pooled by %d (stride %d)", s, k, stride)
 	}
-	return G.ApplyOp(&poolOp{n: s[0] * s[1], h: s[2], w: s[3], k: k, shape: s.Clone(), dt: x.Dtype()}, x)
+	return G.ApplyOp(&poolOp{n: s[0] * s[1], h: s[2], w: s[3], k: k, s: stride, shape: s.Clone(), dt: x.Dtype()}, x)
 }
 
 type poolOp struct {
 	pureOp
 	n, h, w, k int // n = N·C planes
+	s          int // stride
 	shape      tensor.Shape
 	dt         tensor.Dtype
 	out        *tensor.Dense
 }
 
+func (op *poolOp) oh() int { return (op.h-op.k)/op.s + 1 }
+func (op *poolOp) ow() int { return (op.w-op.k)/op.s + 1 }
+
 func (op *poolOp) outShape() tensor.Shape {
-	return tensor.Shape{op.shape[0], op.shape[1], op.h / op.k, op.w / op.k}
+	return tensor.Shape{op.shape[0], op.shape[1], op.oh(), op.ow()}
 }
 func (op *poolOp) Arity() int { return 1 }
 func (op *poolOp) Type() hm.Type {
@@ -38,7 +46,7 @@ func (op *poolOp) Type() hm.Type {
 func (op *poolOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.outShape(), nil }
 func (op *poolOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
 func (op *poolOp) Hashcode() uint32                               { return hashOf(op) }
-func (op *poolOp) String() string                                 { return fmt.Sprintf("MaxPool{%v,%d}", op.shape, op.k) }
+func (op *poolOp) String() string                                 { return fmt.Sprintf("MaxPool{%v,%d,%d}", op.shape, op.k, op.s) }
 
 func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
@@ -62,7 +70,7 @@ func (op *poolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 
 // argmax returns the index in x (one plane) of the maximum of window (oy, ox).
 func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
-	best := (oy*op.k)*op.w + ox*op.k
+	best := (oy*op.s)*op.w + ox*op.s
 	if op.k == 2 {
 		b2 := best + op.w
 		if x[best+1] > x[best] {
@@ -77,7 +85,7 @@ func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
 		return best
 	}
 	for dy := 0; dy < op.k; dy++ {
-		row := (oy*op.k+dy)*op.w + ox*op.k
+		row := (oy*op.s+dy)*op.w + ox*op.s
 		for dx := 0; dx < op.k; dx++ {
 			if x[row+dx] > x[best] {
 				best = row + dx
@@ -88,12 +96,12 @@ func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
 }
 
 func poolForward[T Float](op *poolOp, x, y []T) {
-	oh, ow := op.h/op.k, op.w/op.k
+	oh, ow := op.oh(), op.ow()
 	parallel(op.n, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], y[pl*oh*ow:(pl+1)*oh*ow]
 			for oy := 0; oy < oh; oy++ {
-				if op.k == 2 { // branch-free: the forward pass needs values, not indices
+				if op.k == 2 && op.s == 2 { // branch-free: the forward pass needs values, not indices
 					r0, r1 := xp[2*oy*op.w:], xp[(2*oy+1)*op.w:]
 					for ox := 0; ox < ow; ox++ {
 						yp[oy*ow+ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
@@ -140,7 +148,7 @@ func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 }
 
 func poolBackward[T Float](op *poolOp, x, dy, dx []T) {
-	oh, ow := op.h/op.k, op.w/op.k
+	oh, ow := op.oh(), op.ow()
 	parallel(op.n, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xp, gp, dp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*op.h*op.w:(pl+1)*op.h*op.w]
