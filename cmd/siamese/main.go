@@ -23,7 +23,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	// Built-in towers, heads and domains register themselves.
-	"github.com/siamesenet/siamese/domains/face"
+	_ "github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/domains/glyphs"
 	_ "github.com/siamesenet/siamese/domains/omniglot"
 	_ "github.com/siamesenet/siamese/domains/questions"
@@ -36,6 +36,7 @@ import (
 	_ "github.com/siamesenet/siamese/towers/cnn"
 	_ "github.com/siamesenet/siamese/towers/fconv"
 	_ "github.com/siamesenet/siamese/towers/mlp"
+	_ "github.com/siamesenet/siamese/towers/resnet"
 	_ "github.com/siamesenet/siamese/towers/text"
 )
 
@@ -109,7 +110,7 @@ func newApp() *cli.App {
 			return nil
 		},
 		Commands: []*cli.Command{
-			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), domainCommand(face.Name, "face", "face recognition: train, evaluate, enroll people from a few photos, identify and verify"),
+			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(),
 			domainCommand(signature.Name, "signature", "signature verification: train, evaluate, enroll a writer's references, verify genuine or forged"),
 			questionsCommand(), trackCommand(), pluginsCommand(),
 		},

@@ -84,3 +84,35 @@ func TestIdentify(t *testing.T) {
 		}
 	}
 }
+
+func TestCrossValidate(t *testing.T) {
+	// Two folds, separable at 0.5 except one mistake in fold 2.
+	folds := []metrics.Fold{
+		{Scores: []float64{0.9, 0.8, 0.2, 0.1}, Same: []bool{true, true, false, false}},
+		{Scores: []float64{0.7, 0.4, 0.3, 0.6}, Same: []bool{true, true, false, false}},
+	}
+	r, err := metrics.CrossValidate(folds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fold 1's threshold comes from fold 2: best between 0.7 and 0.6 is
+	// any of (0.4, 0.6] with 3/4 right — the first midpoint found is 0.65
+	// (0.7 accepted alone: 3 of 4) — on fold 1 every pair is then right.
+	if r.Accuracies[0] != 1 {
+		t.Errorf("fold 1 accuracy %v, want 1 (threshold %v)", r.Accuracies[0], r.Thresholds[0])
+	}
+	// Fold 2's threshold from fold 1 lies between 0.2 and 0.8: 0.5; fold 2
+	// then has 0.4 rejected and 0.6 accepted wrongly: 2 of 4.
+	if r.Thresholds[1] != 0.5 || r.Accuracies[1] != 0.5 {
+		t.Errorf("fold 2: threshold %v accuracy %v, want 0.5 and 0.5", r.Thresholds[1], r.Accuracies[1])
+	}
+	if r.Mean != 0.75 || math.Abs(r.StdErr-0.25) > 1e-12 {
+		t.Errorf("mean %v ± %v, want 0.75 ± 0.25", r.Mean, r.StdErr)
+	}
+	if _, err := metrics.CrossValidate(folds[:1]); err == nil {
+		t.Error("one fold: no error")
+	}
+	if _, err := metrics.CrossValidate([]metrics.Fold{folds[0], {Scores: []float64{1}}}); err == nil {
+		t.Error("fold with missing labels: no error")
+	}
+}

@@ -208,7 +208,7 @@ func readAll(src Source, name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", src.Where(name), err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than the manifest allows", src.Where(name))
+		return nil, fmt.Errorf("%s: longer than the manifest describes", src.Where(name))
 	}
 	return b, nil
 }

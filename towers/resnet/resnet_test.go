@@ -2,20 +2,17 @@ package resnet_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
-	"github.com/siamesenet/siamese/internal/npmpkg"
+	"github.com/siamesenet/siamese/internal/faceapitest"
 	"github.com/siamesenet/siamese/internal/tfjs"
 	"github.com/siamesenet/siamese/towers/resnet"
 )
@@ -87,22 +84,10 @@ func formulaInput(f func(row, col, c int) int) []float32 {
 
 var inputs = []func(row, col, c int) int{
 	func(r, c, ch int) int { return c*3 + r*5 + ch*70 + (c*r)%17 },
-	func(r, c, ch int) int { return 128 + int(100*math.Sin(float64(r)/9+float64(ch))*math.Cos(float64(c)/13)) },
+	func(r, c, ch int) int {
+		return 128 + int(100*math.Sin(float64(r)/9+float64(ch))*math.Cos(float64(c)/13))
+	},
 	func(r, c, ch int) int { return int(uint32(r*7919+c*104729+ch*1299709) * 2654435761 >> 24) },
-}
-
-// faceAPI fetches the package (skipping when npm or its registry is not
-// there) and returns its tarball.
-func faceAPI(t *testing.T) string {
-	t.Helper()
-	tgz, err := npmpkg.Fetch(context.Background(), "@vladmandic/face-api@1.7.15")
-	if errors.Is(err, npmpkg.ErrUnavailable) {
-		t.Skipf("face-api.js weights not fetched: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tgz
 }
 
 // importTower builds the face-api.js tower from the package's weights.
@@ -143,7 +128,7 @@ func toCHW(x []float32) []float32 {
 // own code run on its TensorFlow.js CPU backend for every input, each
 // element within 1e-4.
 func TestFaceAPIImport(t *testing.T) {
-	tgz := faceAPI(t)
+	tgz := faceapitest.Tarball(t)
 	m := importTower(t, tgz)
 	defer m.Close()
 	var raw []float32
@@ -170,28 +155,9 @@ func TestFaceAPIImport(t *testing.T) {
 		t.Errorf("descriptor norm %.6f, face-api.js gives 1.307220", math.Sqrt(norm))
 	}
 
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skipf("node not installed: only the issue's figures were compared")
-	}
-	pkg, err := npmpkg.Unpack(tgz)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	in := filepath.Join(dir, "inputs.f32")
-	buf := make([]byte, 4*len(raw))
-	for i, v := range raw {
-		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(v))
-	}
-	if err := os.WriteFile(in, buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "ref.json")
-	cmd := exec.Command(node, filepath.Join("testdata", "reference.mjs"), pkg, in, out)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("reference script: %v\n%s", err, tail(b))
-	}
+	in := faceapitest.WriteFloats(t, "inputs.f32", raw)
+	out := filepath.Join(t.TempDir(), "ref.json")
+	faceapitest.Node(t, filepath.Join("testdata", "reference.mjs"), in, out)
 	var ref [][]float64
 	b, err := os.ReadFile(out)
 	if err != nil {
@@ -213,13 +179,6 @@ func TestFaceAPIImport(t *testing.T) {
 			t.Errorf("input %d: descriptor differs from face-api.js by %g (limit 1e-4)", i, worst)
 		}
 	}
-}
-
-func tail(b []byte) []byte {
-	if len(b) > 2000 {
-		return b[len(b)-2000:]
-	}
-	return b
 }
 
 // A manifest naming a tensor of the wrong shape is refused by name.
