@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/siamesenet/siamese/internal/registry"
 )
@@ -20,8 +21,24 @@ type DecoderFunc func(raw []byte) (Item, error)
 // Decode implements Decoder.
 func (f DecoderFunc) Decode(raw []byte) (Item, error) { return f(raw) }
 
-// DecoderFactory makes the decoder of one preprocessing.
-type DecoderFactory func(pre Preprocess) (Decoder, error)
+// DecoderFactory makes the decoder of one preprocessing, given the model's
+// assets (Model.Assets; most kinds need none).
+type DecoderFactory func(pre Preprocess, assets []*Param) (Decoder, error)
+
+// Found is one item located in a larger input (a face in a photo): the
+// item, where it is and how sure the finder is.
+type Found struct {
+	Item  Item
+	Box   image.Rectangle
+	Score float64
+}
+
+// Finder is a Decoder that can find several items in one input; its
+// Decode returns the most confident one.
+type Finder interface {
+	Decoder
+	Find(raw []byte) ([]Found, error)
+}
 
 var decoders = registry.New[DecoderFactory]("core: decoder of input kind")
 
@@ -34,13 +51,14 @@ var ErrUnknownKind = errors.New("no decoder registered for this input kind")
 // available, as image.RegisterFormat does for image formats.
 func RegisterDecoder(kind string, f DecoderFactory) { decoders.Register(kind, f) }
 
-// NewDecoder returns the decoder of a preprocessing's kind.
-func NewDecoder(pre Preprocess) (Decoder, error) {
+// NewDecoder returns the decoder of a preprocessing's kind, given the
+// model's assets.
+func NewDecoder(pre Preprocess, assets ...*Param) (Decoder, error) {
 	f, ok := decoders.Get(pre.Kind)
 	if !ok {
 		return nil, fmt.Errorf("input kind %q: %w", pre.Kind, ErrUnknownKind)
 	}
-	return f(pre)
+	return f(pre, assets)
 }
 
 // UnmarshalJSON reads a preprocessing, also as files written before

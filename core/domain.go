@@ -73,6 +73,11 @@ type DomainOptions struct {
 	DataDir string            // root of the domain's data (may be empty for built-in data)
 	Input   []int             // override of the per-item input shape, if the domain allows
 	Extra   map[string]string // domain-specific settings
+	// Preprocess, when set, is the preprocessing of a given model (one
+	// being fine-tuned or evaluated) that the domain prepares its data
+	// for, where it differs from the domain's own; Assets are that model's.
+	Preprocess *Preprocess
+	Assets     []*Param
 }
 
 // DomainFactory opens a domain.

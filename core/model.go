@@ -84,6 +84,10 @@ type Model struct {
 	// writer's signatures, normalised by their scores among themselves.
 	Rule *ScoreRule
 	Info TrainInfo
+	// Assets are tensors saved with the model that are not trained: what
+	// its input decoder needs beyond the preprocessing (a face detector's
+	// weights, say). Their names must not clash with the params'.
+	Assets []*Param
 
 	mu     sync.Mutex
 	embeds map[int]*Net
@@ -212,7 +216,7 @@ func (m *Model) ID() string {
 	spec, _ := json.Marshal(m.Spec)
 	h.Write(spec)
 	buf := make([]byte, 0, 1<<16)
-	for _, p := range m.Params() {
+	for _, p := range append(m.Params(), m.Assets...) { // assets (a detector) change embeddings too
 		for _, v := range p.Data {
 			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
 			if len(buf) == cap(buf) {

@@ -44,6 +44,7 @@ type fileHeader struct {
 	Rule       *ScoreRule      `json:"rule,omitempty"`
 	Info       TrainInfo       `json:"info"`
 	Tensors    []tensorEntry   `json:"tensors"`
+	Assets     []string        `json:"assets,omitempty"` // names of Tensors that are the model's assets
 	Trainer    json.RawMessage `json:"trainer,omitempty"`
 }
 
@@ -59,9 +60,12 @@ func (m *Model) SaveCheckpoint(path string, state json.RawMessage, extra []*Para
 	}
 	h := fileHeader{Spec: m.Spec, Preprocess: m.Preprocess, Input: m.Tower.Input(), Output: m.Tower.Output(),
 		Threshold: m.Threshold, Rule: m.Rule, Info: m.Info, Trainer: state}
-	params := append(m.Params(), extra...)
+	params := append(append(m.Params(), extra...), m.Assets...)
 	for _, p := range params {
 		h.Tensors = append(h.Tensors, tensorEntry{p.Name, p.Shape})
+	}
+	for _, a := range m.Assets {
+		h.Assets = append(h.Assets, a.Name)
 	}
 	hdr, err := json.Marshal(h)
 	if err != nil {
@@ -131,6 +135,10 @@ func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32,
 		byName[p.Name] = p
 	}
 	extra := map[string][]float32{}
+	assets := map[string]bool{}
+	for _, a := range h.Assets {
+		assets[a] = true
+	}
 	for _, e := range h.Tensors {
 		size := Size(e.Shape)
 		var dst []float32
@@ -145,7 +153,11 @@ func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32,
 		if err != nil {
 			return fail(fmt.Errorf("tensor %s: %w", e.Name, err))
 		}
-		if dst == nil {
+		switch {
+		case dst == nil && assets[e.Name]:
+			m.Assets = append(m.Assets, &Param{Name: e.Name, Shape: append([]int(nil), e.Shape...), Data: out, Frozen: true})
+			delete(assets, e.Name)
+		case dst == nil:
 			extra[e.Name] = out
 		}
 	}
@@ -154,6 +166,9 @@ func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32,
 	}
 	for name := range byName {
 		return fail(fmt.Errorf("tensor %s is missing", name))
+	}
+	for name := range assets {
+		return fail(fmt.Errorf("asset %s is not among the tensors", name))
 	}
 	return m, h.Trainer, extra, nil
 }

@@ -222,3 +222,28 @@ func FuzzLoadHeader(f *testing.F) {
 		}
 	})
 }
+
+// Assets are saved with the model and come back on load, outside its
+// params; a header naming an asset the file lacks is refused.
+func TestModelAssets(t *testing.T) {
+	m := testmodel.MLP(t, "contrastive")
+	m.Assets = []*core.Param{{Name: "asset/detector.w", Shape: []int{2, 3}, Data: []float32{1, 2, 3, 4, 5, 6}}}
+	p := filepath.Join(t.TempDir(), "m.model")
+	if err := m.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := core.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Assets) != 1 || got.Assets[0].Name != "asset/detector.w" || got.Assets[0].Data[5] != 6 {
+		t.Fatalf("assets after load: %+v", got.Assets)
+	}
+	if got.ID() != m.ID() {
+		t.Error("the model's ID changed through save and load")
+	}
+	plain := testmodel.MLP(t, "contrastive")
+	if plain.ID() == m.ID() {
+		t.Error("assets do not change the model's ID")
+	}
+}

@@ -198,3 +198,8 @@ func (s *SparseGrad) Clear() {
 	}
 	s.Touched = s.Touched[:0]
 }
+
+// CheckedSize is the number of elements of a shape whose sides are all
+// positive and whose product stays within MaxElements; ok is false
+// otherwise.
+func CheckedSize(shape []int) (n int, ok bool) { return checkedSize(shape) }

@@ -54,6 +54,11 @@ type Enrolment struct {
 	// Aggregate offers choosing how a probe scores against an entry's
 	// items (mean or max) when verifying.
 	Aggregate bool `json:"aggregate,omitempty"`
+	// Detect says items are found in larger inputs (faces in photos) by a
+	// model whose decoder is a Finder: the commands take --detect
+	// auto|on|off (Preprocess.Extra["detect"]) and identify reports every
+	// item found, with its box.
+	Detect bool `json:"detect,omitempty"`
 }
 
 // Check reports whether an enrolment policy is usable.

@@ -46,6 +46,31 @@ type Tower interface {
 	Build(b *Builder, x *G.Node) (*G.Node, error)
 }
 
+// Layered is a tower whose params fall into layers from input to output,
+// so that fine-tuning can freeze the first few (FreezeLayers).
+type Layered interface {
+	Layers() [][]*Param
+}
+
+// FreezeLayers marks the params of a Layered tower's first n layers
+// Frozen, and the rest trainable.
+func FreezeLayers(t Tower, n int) error {
+	l, ok := t.(Layered)
+	if !ok {
+		return fmt.Errorf("the tower has no layers to freeze")
+	}
+	layers := l.Layers()
+	if n < 0 || n > len(layers) {
+		return fmt.Errorf("freeze %d layers: the tower has %d", n, len(layers))
+	}
+	for i, ps := range layers {
+		for _, p := range ps {
+			p.Frozen = i < n
+		}
+	}
+	return nil
+}
+
 // Head compares two embeddings. Its graph output is a similarity score in
 // [0,1] per pair (or a response map, for heads that cross-correlate feature
 // maps), and its loss trains it from labels (1 = same, 0 = different).

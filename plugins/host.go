@@ -198,18 +198,27 @@ func firstLine(err error) string {
 }
 
 // Open configures the plugin's domain and returns it as a core.Domain.
-func (p *Plugin) Open(ctx context.Context, o core.DomainOptions) (core.Domain, error) {
+func (p *Plugin) Open(ctx context.Context, o core.DomainOptions) (d core.Domain, err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout*4)
 	defer cancel()
-	m, err := p.rpc.Open(ctx, &pb.OpenRequest{DataDir: o.DataDir, Input: int32s(o.Input), Extra: o.Extra})
+	req := &pb.OpenRequest{DataDir: o.DataDir, Input: int32s(o.Input), Extra: o.Extra}
+	if o.Preprocess != nil {
+		if req.Preprocess, err = json.Marshal(o.Preprocess); err != nil {
+			return nil, p.wrap("open", err)
+		}
+	}
+	for _, a := range o.Assets {
+		req.Assets = append(req.Assets, &pb.Tensor{Name: a.Name, Shape: int32s(a.Shape), Data: a.Data})
+	}
+	m, err := p.rpc.Open(ctx, req)
 	if err != nil {
 		return nil, p.wrap("open", err)
 	}
-	d, err := fromDescription(m)
+	desc, err := fromDescription(m)
 	if err != nil {
 		return nil, p.wrap("open", err)
 	}
-	return &remote{p: p, desc: d}, nil
+	return &remote{p: p, desc: desc}, nil
 }
 
 // remote is a plugin's domain seen from the host.

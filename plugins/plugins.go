@@ -124,7 +124,22 @@ func (s *server) domain() (core.Domain, error) {
 }
 
 func (s *server) Open(_ context.Context, req *pb.OpenRequest) (*pb.Description, error) {
-	d, err := s.cfg.Open(core.DomainOptions{DataDir: req.DataDir, Input: ints(req.Input), Extra: req.Extra})
+	o := core.DomainOptions{DataDir: req.DataDir, Input: ints(req.Input), Extra: req.Extra}
+	if len(req.Preprocess) > 0 {
+		var pre core.Preprocess
+		if err := json.Unmarshal(req.Preprocess, &pre); err != nil {
+			return nil, fmt.Errorf("open: the model's preprocessing: %w", err)
+		}
+		o.Preprocess = &pre
+	}
+	for _, a := range req.Assets {
+		shape := ints(a.Shape)
+		if n, ok := core.CheckedSize(shape); !ok || n != len(a.Data) {
+			return nil, fmt.Errorf("open: asset %s has %d values for shape %v", a.Name, len(a.Data), shape)
+		}
+		o.Assets = append(o.Assets, &core.Param{Name: a.Name, Shape: shape, Data: a.Data, Frozen: true})
+	}
+	d, err := s.cfg.Open(o)
 	if err != nil {
 		return nil, err
 	}

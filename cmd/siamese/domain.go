@@ -68,13 +68,13 @@ func loadModel(c *cli.Context) (*core.Model, error) {
 	return m, nil
 }
 
-// embedFiles reads and embeds files (folders are expanded to their images).
-func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]float32, error) {
+// listFiles expands folders among args to their images, sorted.
+func listFiles(args []string) ([]string, error) {
 	var files []string
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		if !st.IsDir() {
 			files = append(files, a)
@@ -82,7 +82,7 @@ func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]flo
 		}
 		entries, err := os.ReadDir(a)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, e := range entries {
 			if !e.IsDir() && imageset.IsImage(e.Name()) {
@@ -91,6 +91,15 @@ func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]flo
 		}
 	}
 	sort.Strings(files)
+	return files, nil
+}
+
+// embedFiles reads and embeds files (folders are expanded to their images).
+func embedFiles(c *cli.Context, m *core.Model, args []string) ([]string, [][]float32, error) {
+	files, err := listFiles(args)
+	if err != nil {
+		return nil, nil, err
+	}
 	items, err := readItems(c, m, files)
 	if err != nil {
 		return nil, nil, err
@@ -117,6 +126,9 @@ func (e enrolment) model(c *cli.Context) (*core.Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.Detect {
+		withDetect(c, m)
+	}
 	if d := m.Info.Domain; d != e.domain && commandDomains[d] != "" {
 		return nil, fmt.Errorf("model %s was trained on the %s domain, not %s: use 'siamese %s ...' with it", c.String("model"), d, e.domain, commandDomains[d])
 	}
@@ -127,14 +139,23 @@ func (e enrolment) galleryFlag() cli.Flag {
 	return &cli.StringFlag{Name: "gallery", Aliases: []string{"g"}, Value: e.Gallery, Usage: "gallery file"}
 }
 
+// flags are a command's flags with --detect where the policy finds items
+// in larger inputs.
+func (e enrolment) flags(fs ...cli.Flag) []cli.Flag {
+	if e.Detect {
+		fs = append(fs, detectFlag())
+	}
+	return fs
+}
+
 // enroll adds an entry from e.Min to e.Max items.
 func (e enrolment) enroll() *cli.Command {
 	return &cli.Command{
 		Name:      "enroll",
 		Usage:     fmt.Sprintf("enroll a %s from %d to %d %ss (no retraining)", e.Noun, e.Min, e.Max, e.Item),
 		ArgsUsage: strings.ToUpper(e.Item) + "...",
-		Flags: []cli.Flag{modelFlag(), e.galleryFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + "'s name"},
-			&cli.BoolFlag{Name: "replace", Usage: "replace a " + e.Noun + " already enrolled"}, jsonFlag()},
+		Flags: e.flags(modelFlag(), e.galleryFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + "'s name"},
+			&cli.BoolFlag{Name: "replace", Usage: "replace a " + e.Noun + " already enrolled"}, jsonFlag()),
 		Action: func(c *cli.Context) error {
 			m, err := e.model(c)
 			if err != nil {
@@ -146,9 +167,26 @@ func (e enrolment) enroll() *cli.Command {
 			if c.NArg() < e.Min || c.NArg() > e.Max {
 				return fmt.Errorf("enroll: give %d to %d %ss, got %d", e.Min, e.Max, e.Item, c.NArg())
 			}
-			_, embs, err := embedFiles(c, m, c.Args().Slice())
+			files, err := listFiles(c.Args().Slice())
 			if err != nil {
 				return err
+			}
+			found, err := findFiles(c, m, files)
+			if err != nil {
+				return err
+			}
+			var embs [][]float32
+			for i, f := range found {
+				if i > 0 && f.File == found[i-1].File {
+					n := 0
+					for _, g := range found {
+						if g.File == f.File {
+							n++
+						}
+					}
+					return fmt.Errorf("%s: %d faces found: enroll from %ss of the %s alone", f.File, n, e.Item, e.Noun)
+				}
+				embs = append(embs, f.Emb)
 			}
 			name := c.String(e.Key)
 			g, err := gallery.Update(c.String("gallery"), m, e.Max, func(g *gallery.Gallery) error {
@@ -172,8 +210,8 @@ func (e enrolment) identify() *cli.Command {
 		Name:      "identify",
 		Usage:     "name the " + e.Noun + " of each " + e.Item + ", or say unknown",
 		ArgsUsage: strings.ToUpper(e.Item) + "|FOLDER...",
-		Flags: []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), jsonFlag(),
-			&cli.BoolFlag{Name: "skip-bad", Usage: "skip a " + e.Item + " that cannot be read (with a warning naming it) instead of stopping"}},
+		Flags: e.flags(modelFlag(), e.galleryFlag(), thresholdFlag(), jsonFlag(),
+			&cli.BoolFlag{Name: "skip-bad", Usage: "skip a " + e.Item + " that cannot be read (with a warning naming it) instead of stopping"}),
 		Action: func(c *cli.Context) error {
 			m, err := e.model(c)
 			if err != nil {
@@ -189,24 +227,29 @@ func (e enrolment) identify() *cli.Command {
 			if len(g.People) == 0 {
 				return fmt.Errorf("gallery %s: %w", c.String("gallery"), gallery.ErrEmptyGallery)
 			}
-			files, embs, err := embedFiles(c, m, c.Args().Slice())
+			files, err := listFiles(c.Args().Slice())
 			if err != nil {
 				return err
 			}
-			if len(files) == 0 {
+			found, err := findFiles(c, m, files)
+			if err != nil {
+				return err
+			}
+			if len(found) == 0 {
 				return fmt.Errorf("identify: no %s in %s", e.Item, strings.Join(c.Args().Slice(), ", "))
 			}
 			type row struct {
-				File string `json:"file"`
+				File string   `json:"file"`
+				Box  *boxJSON `json:"box,omitempty"`
 				gallery.Match
 			}
 			rows := []row{}
-			for i, em := range embs {
-				match, err := g.Identify(m.Head, em, m.Threshold)
+			for _, f := range found {
+				match, err := g.Identify(m.Head, f.Emb, m.Threshold)
 				if err != nil {
 					return err
 				}
-				rows = append(rows, row{files[i], match})
+				rows = append(rows, row{f.File, toBoxJSON(f.Box), match})
 			}
 			if c.Bool("json") {
 				return printJSON(c, rows)
@@ -215,6 +258,10 @@ func (e enrolment) identify() *cli.Command {
 				name := r.Name
 				if !r.Known {
 					name = "unknown (closest: " + r.Name + ")"
+				}
+				if r.Box != nil {
+					fmt.Fprintf(c.App.Writer, "%s\t%d,%d,%d,%d\t%s\t%.4f\n", r.File, r.Box.X, r.Box.Y, r.Box.W, r.Box.H, name, r.Score)
+					continue
 				}
 				fmt.Fprintf(c.App.Writer, "%s\t%s\t%.4f\n", r.File, name, r.Score)
 			}
@@ -225,8 +272,8 @@ func (e enrolment) identify() *cli.Command {
 
 // verify says whether an item is of an enrolled entry.
 func (e enrolment) verify() *cli.Command {
-	flags := []cli.Flag{modelFlag(), e.galleryFlag(), thresholdFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + " the " + e.Item + " claims"},
-		jsonFlag()}
+	flags := e.flags(modelFlag(), e.galleryFlag(), thresholdFlag(), &cli.StringFlag{Name: e.Key, Required: true, Usage: "the " + e.Noun + " the " + e.Item + " claims"},
+		jsonFlag())
 	if e.Aggregate {
 		flags = append(flags, &cli.StringFlag{Name: "aggregate", Usage: "score against the references: mean or max (default: the model's rule)"})
 	}

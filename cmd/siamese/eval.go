@@ -29,7 +29,7 @@ func evalCommand() *cli.Command {
 				return err
 			}
 			defer m.Close()
-			dom, err := openDomain(c, m.Info.Domain, m.Tower.Input().Shape, m.Info.DomainOptions)
+			dom, err := openModelDomain(c, m)
 			if err != nil {
 				return err
 			}

@@ -93,6 +93,16 @@ func policyOf(c *cli.Context, name string, forcePlugin bool) (core.Policy, *plug
 // takes the plugin. Its data folder is --data, else the one its policy
 // names under $SIAMESE_DATA.
 func openDomain(c *cli.Context, fallback string, input []int, saved map[string]string) (core.Domain, error) {
+	return openDomainFor(c, nil, fallback, input, saved)
+}
+
+// openModelDomain opens the domain of a model (its saved options, its
+// input shape), preparing the data for the model's preprocessing.
+func openModelDomain(c *cli.Context, m *core.Model) (core.Domain, error) {
+	return openDomainFor(c, m, m.Info.Domain, m.Tower.Input().Shape, m.Info.DomainOptions)
+}
+
+func openDomainFor(c *cli.Context, m *core.Model, fallback string, input []int, saved map[string]string) (core.Domain, error) {
 	name := c.String("domain")
 	if name == "" {
 		name = fallback
@@ -128,6 +138,10 @@ func openDomain(c *cli.Context, fallback string, input []int, saved map[string]s
 		return nil, err
 	}
 	opts := core.DomainOptions{DataDir: data, Input: input, Extra: extra}
+	if m != nil {
+		pre := m.Preprocess
+		opts.Preprocess, opts.Assets = &pre, m.Assets
+	}
 	if plugin == nil {
 		return core.OpenDomain(name, opts)
 	}
@@ -166,6 +180,8 @@ func trainCommand() *cli.Command {
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
 			intFlag("ckpt-every", 1000, 0, maxSteps, "checkpoint every N steps (0: only at the end and on Ctrl-C)"),
 			&cli.StringFlag{Name: "resume", Usage: "continue the run saved in this checkpoint"},
+			&cli.StringFlag{Name: "from", Usage: "fine-tune this model file (its tower, weights and preprocessing; --head replaces its head) instead of a new one"},
+			intFlag("freeze", 0, 0, 1000, "with --from: keep the weights of the tower's first N layers (the stem is one, each block one more)"),
 			jsonFlag(),
 		),
 		Action: runTrain,
@@ -247,7 +263,7 @@ func runTrain(c *cli.Context) error {
 		if err := resumable(c, ck, tr.Model.Info.Domain); err != nil {
 			return err
 		}
-		if dom, err = openDomain(c, tr.Model.Info.Domain, tr.Model.Tower.Input().Shape, tr.Model.Info.DomainOptions); err != nil {
+		if dom, err = openModelDomain(c, tr.Model); err != nil {
 			return err
 		}
 		tr.Domain = dom
@@ -258,7 +274,14 @@ func runTrain(c *cli.Context) error {
 		if c.IsSet("duration") {
 			tr.Config.Duration = c.Duration("duration")
 		}
+	} else if from := c.String("from"); from != "" {
+		if tr, dom, err = fineTune(c, from); err != nil {
+			return err
+		}
 	} else {
+		if c.IsSet("freeze") {
+			return errors.New("--freeze needs --from: it keeps layers of a model being fine-tuned")
+		}
 		input, err := parseShape(c.String("input"))
 		if err != nil {
 			return err
@@ -374,6 +397,54 @@ func resumable(c *cli.Context, ckpt, domain string) error {
 		}
 	}
 	return nil
+}
+
+// fineTune is the run of --from: the model file's tower and weights (and
+// its head, unless --head names another), its preprocessing and assets,
+// on --domain's data prepared for it, the first --freeze layers kept.
+func fineTune(c *cli.Context, from string) (*train.Trainer, core.Domain, error) {
+	for _, f := range []string{"tower", "preset", "tower-config"} {
+		if c.IsSet(f) {
+			return nil, nil, fmt.Errorf("--%s with --from: the tower is the model's", f)
+		}
+	}
+	m, err := core.Load(from)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h := c.String("head"); h != "" {
+		spec := core.Spec{Tower: m.Spec.Tower, TowerConfig: m.Spec.TowerConfig, Head: h, HeadConfig: json.RawMessage(c.String("head-config"))}
+		n, err := core.New(spec, m.Preprocess, c.Uint64("seed"))
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, p := range m.Tower.Params() {
+			copy(n.Tower.Params()[i].Data, p.Data)
+		}
+		n.Assets, n.Info.Domain = m.Assets, m.Info.Domain
+		m = n
+	}
+	if err := core.FreezeLayers(m.Tower, c.Int("freeze")); err != nil && c.IsSet("freeze") {
+		return nil, nil, fmt.Errorf("--freeze: %w", err)
+	}
+	dom, err := openDomainFor(c, m, m.Info.Domain, m.Tower.Input().Shape, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	desc := dom.Describe()
+	m.Rule = desc.Rule
+	m.Info = core.TrainInfo{Domain: desc.Name}
+	if m.Info.DomainOptions, err = domainOptions(c, nil); err != nil {
+		return nil, nil, err
+	}
+	cfg := trainConfig(c, desc.Policy.Recipe)
+	if cfg.Checkpoint = c.String("checkpoint"); cfg.Checkpoint == "" {
+		cfg.Checkpoint = c.String("out") + ".ckpt"
+	}
+	if cfg.Steps == 0 && cfg.Duration == 0 {
+		return nil, nil, errNoBudget
+	}
+	return &train.Trainer{Model: m, Domain: dom, Config: cfg}, dom, nil
 }
 
 // writable checks that a file can be written at path: its folder exists

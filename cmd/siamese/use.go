@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"os"
 	"strings"
@@ -14,11 +15,11 @@ import (
 // decoderOf is how a model's inputs are decoded: by the decoder its input
 // kind registered, or else (a plugin's own kind) by its domain's Decode.
 func decoderOf(c *cli.Context, m *core.Model) (core.Decoder, error) {
-	dec, err := core.NewDecoder(m.Preprocess)
+	dec, err := core.NewDecoder(m.Preprocess, m.Assets...)
 	if !errors.Is(err, core.ErrUnknownKind) || m.Info.Domain == "" {
 		return dec, err
 	}
-	return openDomain(c, m.Info.Domain, m.Tower.Input().Shape, m.Info.DomainOptions)
+	return openModelDomain(c, m)
 }
 
 // readItems decodes users' files for a model.
@@ -195,4 +196,114 @@ func calText(c *core.Calibration) string {
 		return fmt.Sprintf("false-accept rate %g", c.FAR)
 	}
 	return "equal-error rate"
+}
+
+// Face is one item found in a file: where it is (nil for a decoder that
+// takes the whole file) and its embedding.
+type Face struct {
+	File  string
+	Box   *image.Rectangle
+	Score float64
+	Emb   []float32
+}
+
+// boxJSON is a box as x, y, width, height.
+type boxJSON struct {
+	X int `json:"x"`
+	Y int `json:"y"`
+	W int `json:"w"`
+	H int `json:"h"`
+}
+
+func toBoxJSON(r *image.Rectangle) *boxJSON {
+	if r == nil {
+		return nil
+	}
+	return &boxJSON{r.Min.X, r.Min.Y, r.Dx(), r.Dy()}
+}
+
+// findFiles embeds every item found in files: each face of a photo for a
+// model whose decoder is a core.Finder, else one item per file. A file
+// the decoder refuses (no face, not an image) is an error naming it, or
+// with --skip-bad a warning.
+func findFiles(c *cli.Context, m *core.Model, files []string) ([]Face, error) {
+	dec, err := decoderOf(c, m)
+	if err != nil {
+		return nil, err
+	}
+	finder, ok := dec.(core.Finder)
+	if !ok {
+		items, err := readItems(c, m, files)
+		if err != nil {
+			return nil, err
+		}
+		if c.Bool("skip-bad") {
+			files, items = dropBad(files, items)
+		}
+		embs, err := m.Embed(c.Context, items, 0)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Face, len(files))
+		for i := range files {
+			out[i] = Face{File: files[i], Emb: embs[i]}
+		}
+		return out, nil
+	}
+	var out []Face
+	var items []core.Item
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		var found []core.Found
+		if err == nil {
+			if found, err = finder.Find(raw); err != nil {
+				err = fmt.Errorf("%s: %w", f, err)
+			}
+		}
+		if err != nil && c.Bool("skip-bad") {
+			slog.Warn("skipped", "error", err)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, fd := range found {
+			box := fd.Box
+			out = append(out, Face{File: f, Box: &box, Score: fd.Score})
+			items = append(items, fd.Item)
+		}
+	}
+	embs, err := m.Embed(c.Context, items, 0)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Emb = embs[i]
+	}
+	return out, nil
+}
+
+// withDetect applies --detect (auto, on or off) to a model whose items are
+// found in larger inputs.
+func withDetect(c *cli.Context, m *core.Model) {
+	if !c.IsSet("detect") {
+		return
+	}
+	extra := map[string]string{}
+	for k, v := range m.Preprocess.Extra {
+		extra[k] = v
+	}
+	extra["detect"] = c.String("detect")
+	m.Preprocess.Extra = extra
+}
+
+func detectFlag() cli.Flag {
+	return &cli.StringFlag{Name: "detect", Value: "auto", Usage: "find faces in each photo: auto (a small photo with none found is taken whole), on, or off (photos are crops)",
+		Action: func(_ *cli.Context, v string) error {
+			switch v {
+			case "auto", "on", "off":
+				return nil
+			}
+			return fmt.Errorf("--detect %q: want auto, on or off", v)
+		}}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
+	"github.com/siamesenet/siamese/towers/resnet"
 )
 
 // Name is the registered domain name.
@@ -34,7 +35,7 @@ var Policy = core.Policy{
 	ValTask:    "val-5shot",
 	Recipe:     core.Recipe{Split: "train", Items: 16 * PerClass, Pairs: 16 * PerClass * (16*PerClass - 1) / 2, Steps: 800, LR: 1e-3, WeightDecay: 5e-4, Schedule: "cosine", Augment: true},
 	Enrolment: &core.Enrolment{Noun: "person", Key: "name", Item: "photo", Gallery: "faces.gallery", List: "gallery",
-		Min: 1, Max: 5, Accept: "match", Reject: "no match", Identify: true},
+		Min: 1, Max: 5, Accept: "match", Reject: "no match", Identify: true, Detect: true},
 }
 
 // DefaultInput is the model input: half the ORL resolution (92×112), gray.
@@ -71,6 +72,14 @@ func TrainConfig(steps int, seed uint64) train.Config {
 	return c
 }
 
+// Split is the identity-disjoint split of n identities (sorted by folder
+// name) by seed: nTest for testing, nVal for validation, the rest for
+// training.
+func Split(n, nTest, nVal int, seed uint64) (test, val, train []int) {
+	perm := rand.New(rand.NewPCG(seed, 0xface)).Perm(n)
+	return perm[:nTest], perm[nTest : nTest+nVal], perm[nTest+nVal:]
+}
+
 // Domain is the face domain with its identity split.
 type Domain struct {
 	*imageset.Domain
@@ -102,7 +111,22 @@ func Open(o core.DomainOptions) (*Domain, error) {
 		return nil, err
 	}
 	pre := Preprocess(input)
-	set, err := imageset.Load(datadir.Archive(o.DataDir, "att_faces.zip"), imageset.LoadOptions{Pre: pre})
+	opts := imageset.LoadOptions{Pre: pre}
+	spec := core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "cosine"}
+	inputKind := "image"
+	if o.Preprocess != nil && o.Preprocess.Kind == InputKind {
+		// A pretrained face model: photos become aligned chips, as its
+		// users' photos do.
+		faces, err := NewFaces(*o.Preprocess, o.Assets)
+		if err != nil {
+			return nil, err
+		}
+		pre, input, inputKind = *o.Preprocess, []int{3, o.Preprocess.Height, o.Preprocess.Width}, InputKind
+		opts = imageset.LoadOptions{Pre: pre, Prepare: faces.Prepare}
+		tc, _ := json.Marshal(resnet.FaceAPI)
+		spec = core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: "cosine"}
+	}
+	set, err := imageset.Load(datadir.Archive(o.DataDir, "att_faces.zip"), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -110,13 +134,12 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	if n < nTest+nVal+2 {
 		return nil, fmt.Errorf("face: %s has %d identities; %d test + %d validation + 2 training needed", o.DataDir, n, nTest, nVal)
 	}
-	perm := rand.New(rand.NewPCG(uint64(seed), 0xface)).Perm(n)
-	test, val, train := perm[:nTest], perm[nTest:nTest+nVal], perm[nTest+nVal:]
+	test, val, train := Split(n, nTest, nVal, uint64(seed))
 	d := &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", Policy: Policy, InputKind: "image",
+			Name: Name, Version: "1", Policy: Policy, InputKind: inputKind,
 			Input:      core.InputSpec{Kind: core.Dense, Shape: input},
-			Spec:       core.Spec{Tower: "cnn", TowerConfig: Tower(input), Head: "cosine"},
+			Spec:       spec,
 			Preprocess: pre,
 			// The gallery's rule: a person scores as their closest photo;
 			// thresholds are calibrated for it.

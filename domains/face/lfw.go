@@ -3,8 +3,10 @@ package face
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -167,20 +169,27 @@ func (l *LFW) Pairs(file string) ([][]Pair, error) {
 // Model.Embed over each file decoded by the model's preprocessing.
 type Embedder func(ctx context.Context, paths []string) ([][]float32, error)
 
-// ModelEmbedder embeds LFW files with m, batch images at a time, calling
-// progress after each batch.
-func (l *LFW) ModelEmbedder(m *core.Model, batch int, progress func(done, total int)) Embedder {
+// ModelEmbedder embeds LFW files with m, decoded by dec (the model's
+// decoder for a user's photo: for the "face" kind, detection and
+// alignment), batch images at a time, calling progress after each batch.
+func (l *LFW) ModelEmbedder(m *core.Model, dec core.Decoder, batch int, progress func(done, total int)) Embedder {
 	return func(ctx context.Context, paths []string) ([][]float32, error) {
 		out := make([][]float32, 0, len(paths))
 		for lo := 0; lo < len(paths); lo += batch {
 			hi := min(lo+batch, len(paths))
-			xs, err := l.src.ReadImages(paths[lo:hi], m.Preprocess)
-			if err != nil {
-				return nil, err
-			}
-			items := make([]core.Item, len(xs))
-			for i, x := range xs {
-				items[i] = core.Item{Dense: x}
+			items := make([]core.Item, hi-lo)
+			errs := make([]error, hi-lo)
+			imageset.Each(hi-lo, func(i int) {
+				raw, err := fs.ReadFile(l.src.FS, paths[lo+i])
+				if err == nil {
+					items[i], err = dec.Decode(raw)
+				}
+				if err != nil {
+					errs[i] = fmt.Errorf("%s: %w", l.src.Where(paths[lo+i]), err)
+				}
+			})
+			if err := errors.Join(errs...); err != nil {
+				return nil, firstErr(errs...)
 			}
 			es, err := m.Embed(ctx, items, len(items))
 			if err != nil {

@@ -4,10 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
+	"strconv"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/heads/contrastive"
 	"github.com/siamesenet/siamese/internal/tfjs"
+	"github.com/siamesenet/siamese/internal/tinyyolo"
 	"github.com/siamesenet/siamese/towers/resnet"
 )
 
@@ -22,26 +25,44 @@ const FaceAPIModel = "face_recognition_model"
 // descriptors the same person.
 const DlibDistance = 0.6
 
-// PretrainedPreprocess is the input of the imported ResNet: 150×150 RGB in
-// [0,1] (the tower subtracts face-api.js's mean itself).
-var PretrainedPreprocess = core.Preprocess{Kind: "image", Width: 150, Height: 150, Channels: 3, Std: 1}
+// PretrainedPreprocess is the input of the imported ResNet: faces found in
+// a photo and aligned to 150×150 RGB chips in [0,1] (the tower subtracts
+// face-api.js's mean itself).
+func PretrainedPreprocess() core.Preprocess {
+	return core.Preprocess{Kind: InputKind, Width: 150, Height: 150, Channels: 3, Std: 1,
+		Extra: map[string]string{"detect": DetectAuto,
+			"chip_scale": strconv.FormatFloat(DefaultChip.Scale, 'g', -1, 64),
+			"chip_shift": strconv.FormatFloat(DefaultChip.ShiftY, 'g', -1, 64)}}
+}
 
-// Import reads face-api.js's face-recognition weights from a folder or an
-// npm tarball (see tfjs.Open) and returns the model: the ResNet tower with
-// a contrastive head (Euclidean distance d, score exp(−d)), its threshold
-// at dlib's distance 0.6 until it is calibrated.
+// Import reads face-api.js's face-recognition network and tiny face
+// detector from a folder or an npm tarball (see tfjs.Open) and returns the
+// model: the ResNet tower with a contrastive head (Euclidean distance d,
+// score exp(−d)), its threshold at dlib's distance 0.6 until it is
+// calibrated, and the detector's weights as assets for the "face" input
+// kind.
 func Import(from string) (*core.Model, error) {
-	src, err := tfjs.Open(from, FaceAPIModel)
+	load := func(model string) (tfjs.Weights, error) {
+		src, err := tfjs.Open(from, model)
+		if err != nil {
+			return nil, err
+		}
+		return tfjs.Load(src, model)
+	}
+	w, err := load(FaceAPIModel)
 	if err != nil {
 		return nil, err
 	}
-	w, err := tfjs.Load(src, FaceAPIModel)
+	dw, err := load(tinyyolo.FaceDetector)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := tinyyolo.LoadFace(dw); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", from, tinyyolo.FaceDetector, err)
 	}
 	tc, _ := json.Marshal(resnet.FaceAPI)
 	hc, _ := json.Marshal(contrastive.Config{Margin: 1})
-	m, err := core.New(core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: contrastive.Name, HeadConfig: hc}, PretrainedPreprocess, 1)
+	m, err := core.New(core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: contrastive.Name, HeadConfig: hc}, PretrainedPreprocess(), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -50,9 +71,19 @@ func Import(from string) (*core.Model, error) {
 		return nil, fmt.Errorf("import: tower %s is not the ResNet", m.Spec.Tower)
 	}
 	if err := resnet.LoadFaceAPI(t, w); err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Where(FaceAPIModel+"-weights_manifest.json"), err)
+		return nil, fmt.Errorf("%s: %s: %w", from, FaceAPIModel, err)
 	}
+	m.Assets = DetectorAssets(dw)
 	m.Threshold = math.Exp(-DlibDistance)
 	m.Info.Domain = Name
 	return m, nil
+}
+
+func sortedKeys(w tfjs.Weights) []string {
+	keys := make([]string, 0, len(w))
+	for k := range w {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

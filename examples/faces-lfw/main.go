@@ -33,11 +33,15 @@ import (
 func main() {
 	data := flag.String("data", datadir.Domain(face.LFWFolder), "LFW folder (lfw.zip and the pairs files; default $SIAMESE_DATA/lfw)")
 	model := flag.String("model", "", "face model file (default: the imported face-api.js network)")
+	pairs := flag.String("pairs", "pairs.txt", "pairs file: pairs.txt (View 2, ten folds) or pairsDevTrain.txt / pairsDevTest.txt (View 1, cross-validated in two halves)")
+	detect := flag.String("detect", "", "override the model's face detection: auto, on or off")
+	scale := flag.String("chip-scale", "", "override the model's chip scale (the alignment)")
+	shift := flag.String("chip-shift", "", "override the model's chip shift")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := run(ctx, *data, *model)
+	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faces-lfw:", err)
 		os.Exit(1)
@@ -46,17 +50,18 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("LFW View 2, %s: %.2f%% ± %.2f (10-fold), ROC AUC %.4f, EER %.2f%%, TAR@FAR 1e-3 %.2f%% (%s)\n",
-		r.Model, 100*r.Mean, 100*r.StdErr, r.AUC, 100*r.EER, 100*r.TARAt1e3, r.Took)
+	fmt.Printf("LFW %s, %s: %.2f%% ± %.2f (10-fold), ROC AUC %.4f, EER %.2f%%, TAR@FAR 1e-3 %.2f%% (%s)\n",
+		r.Pairs, r.Model, 100*r.Mean, 100*r.StdErr, r.AUC, 100*r.EER, 100*r.TARAt1e3, r.Took)
 }
 
 type result struct {
 	Model string `json:"model"`
+	Pairs string `json:"pairs"`
 	*metrics.KFold
 	Took string `json:"took"`
 }
 
-func run(ctx context.Context, data, path string) (*result, error) {
+func run(ctx context.Context, data, path, pairsFile string, extra map[string]string) (*result, error) {
 	if data == "" {
 		return nil, errors.New("no LFW folder: set SIAMESE_DATA or -data")
 	}
@@ -78,21 +83,39 @@ func run(ctx context.Context, data, path string) (*result, error) {
 		return nil, err
 	}
 	defer m.Close()
+	for k, v := range extra {
+		if v != "" {
+			if m.Preprocess.Extra == nil {
+				m.Preprocess.Extra = map[string]string{}
+			}
+			m.Preprocess.Extra[k] = v
+			name += fmt.Sprintf(", %s=%s", k, v)
+		}
+	}
 	lfw, err := face.OpenLFW(data)
 	if err != nil {
 		return nil, err
 	}
 	defer lfw.Close()
-	folds, err := lfw.Pairs("pairs.txt")
+	folds, err := lfw.Pairs(pairsFile)
 	if err != nil {
 		return nil, err
 	}
+	if len(folds) == 1 { // View 1: two halves, each half matched and half mismatched
+		f, n := folds[0], len(folds[0])/2
+		folds = [][]face.Pair{append(append([]face.Pair(nil), f[:n/2]...), f[n:n+n/2]...), append(append([]face.Pair(nil), f[n/2:n]...), f[n+n/2:]...)}
+	}
 	progress := func(done, total int) {
 		if done%640 == 0 || done == total {
-			fmt.Fprintf(os.Stderr, "\rembedded %d/%d images", done, total)
+			fmt.Fprintf(os.Stderr, "\rembedded %d/%d images ", done, total)
 		}
 	}
-	scored, err := face.ScoreFolds(ctx, folds, lfw.ModelEmbedder(m, 32, progress), m.Head.Score)
+	dec, err := core.NewDecoder(m.Preprocess, m.Assets...)
+	if err != nil {
+		return nil, err
+	}
+	embed := lfw.ModelEmbedder(m, dec, 32, progress)
+	scored, err := face.ScoreFolds(ctx, folds, embed, m.Head.Score)
 	fmt.Fprintln(os.Stderr)
 	if err != nil {
 		return nil, err
@@ -101,5 +124,5 @@ func run(ctx context.Context, data, path string) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &result{Model: name, KFold: kf, Took: time.Since(start).Round(time.Second).String()}, nil
+	return &result{Model: name, Pairs: pairsFile, KFold: kf, Took: time.Since(start).Round(time.Second).String()}, nil
 }

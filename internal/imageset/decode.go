@@ -114,7 +114,7 @@ func RegisterKind(name string, k Kind) {
 	kindsMu.Lock()
 	kinds[name] = k
 	kindsMu.Unlock()
-	core.RegisterDecoder(name, func(pre core.Preprocess) (core.Decoder, error) {
+	core.RegisterDecoder(name, func(pre core.Preprocess, _ []*core.Param) (core.Decoder, error) {
 		return core.DecoderFunc(func(raw []byte) (core.Item, error) {
 			img, err := Decode(raw)
 			if err != nil {
@@ -255,4 +255,52 @@ func looksGray(img image.Image) bool {
 		}
 	}
 	return true
+}
+
+// RGB is a colour's red, green and blue as 0–255 values, without the
+// generic RGBA conversion for the common decoded types.
+func RGB(c color.Color) [3]float32 {
+	switch v := c.(type) {
+	case color.Gray:
+		return [3]float32{float32(v.Y), float32(v.Y), float32(v.Y)}
+	case color.RGBA:
+		return [3]float32{float32(v.R), float32(v.G), float32(v.B)}
+	case color.NRGBA:
+		return [3]float32{float32(v.R), float32(v.G), float32(v.B)}
+	case color.YCbCr:
+		r, g, b := color.YCbCrToRGB(v.Y, v.Cb, v.Cr)
+		return [3]float32{float32(r), float32(g), float32(b)}
+	}
+	r, g, b, _ := c.RGBA()
+	return [3]float32{float32(r >> 8), float32(g >> 8), float32(b >> 8)}
+}
+
+// RGBAt returns a function that reads img's pixel (x, y) as RGB (0–255),
+// reading the pixel arrays of the common decoded types directly. (x, y)
+// must lie inside the image's bounds.
+func RGBAt(img image.Image) func(x, y int) [3]float32 {
+	switch m := img.(type) {
+	case *image.YCbCr:
+		return func(x, y int) [3]float32 {
+			yi, ci := m.YOffset(x, y), m.COffset(x, y)
+			r, g, b := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
+			return [3]float32{float32(r), float32(g), float32(b)}
+		}
+	case *image.RGBA:
+		return func(x, y int) [3]float32 {
+			i := m.PixOffset(x, y)
+			return [3]float32{float32(m.Pix[i]), float32(m.Pix[i+1]), float32(m.Pix[i+2])}
+		}
+	case *image.NRGBA:
+		return func(x, y int) [3]float32 {
+			i := m.PixOffset(x, y)
+			return [3]float32{float32(m.Pix[i]), float32(m.Pix[i+1]), float32(m.Pix[i+2])}
+		}
+	case *image.Gray:
+		return func(x, y int) [3]float32 {
+			v := float32(m.Pix[m.PixOffset(x, y)])
+			return [3]float32{v, v, v}
+		}
+	}
+	return func(x, y int) [3]float32 { return RGB(img.At(x, y)) }
 }

@@ -3,6 +3,7 @@ package imageset
 import (
 	"archive/zip"
 	"fmt"
+	"image"
 	"io/fs"
 	"os"
 	"path"
@@ -79,6 +80,10 @@ func (s *Source) Where(name string) string {
 
 // ReadImage reads, decodes and prepares one file of the source.
 func (s *Source) ReadImage(name string, pre core.Preprocess) ([]float32, error) {
+	return s.readImage(name, func(img image.Image) ([]float32, error) { return Prepare(img, pre) })
+}
+
+func (s *Source) readImage(name string, prepare func(image.Image) ([]float32, error)) ([]float32, error) {
 	raw, err := fs.ReadFile(s.FS, name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
@@ -87,7 +92,7 @@ func (s *Source) ReadImage(name string, pre core.Preprocess) ([]float32, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
 	}
-	x, err := Prepare(img, pre)
+	x, err := prepare(img)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Where(name), err)
 	}
@@ -107,6 +112,9 @@ type LoadOptions struct {
 	MinPerClass int
 	// Filter, if set, keeps only classes for which it returns true.
 	Filter func(class, group string) bool
+	// Prepare, if set, turns each decoded image into its item in place of
+	// Pre's kind (a face domain's detection and alignment, say).
+	Prepare func(image.Image) ([]float32, error)
 }
 
 // Load reads a class-per-folder tree from a folder or zip: every folder
@@ -170,7 +178,11 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 		set.Classes = append(set.Classes, Class{Name: dir, Group: group, Files: fl})
 		all = append(all, fl...)
 	}
-	items, err := s.ReadImages(all, o.Pre)
+	prepare := o.Prepare
+	if prepare == nil {
+		prepare = func(img image.Image) ([]float32, error) { return Prepare(img, o.Pre) }
+	}
+	items, err := s.ReadImagesFunc(all, prepare)
 	if err != nil {
 		return nil, err
 	}
@@ -185,9 +197,15 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 // at a time (so that however large the images, only a few are decoded at
 // once). An unreadable file is an error naming it (and counting the others).
 func (s *Source) ReadImages(paths []string, pre core.Preprocess) ([][]float32, error) {
+	return s.ReadImagesFunc(paths, func(img image.Image) ([]float32, error) { return Prepare(img, pre) })
+}
+
+// ReadImagesFunc is ReadImages with a function of its own preparing each
+// decoded image.
+func (s *Source) ReadImagesFunc(paths []string, prepare func(image.Image) ([]float32, error)) ([][]float32, error) {
 	out := make([][]float32, len(paths))
 	errs := make([]error, len(paths))
-	Each(len(paths), func(i int) { out[i], errs[i] = s.ReadImage(paths[i], pre) })
+	Each(len(paths), func(i int) { out[i], errs[i] = s.readImage(paths[i], prepare) })
 	var bad []error
 	for _, err := range errs {
 		if err != nil {

@@ -9,13 +9,13 @@ package tinyyolo
 import (
 	"fmt"
 	"image"
-	"image/color"
 	"math"
 	"runtime"
 	"sort"
 	"sync"
 
 	"github.com/siamesenet/siamese/internal/gemm"
+	"github.com/siamesenet/siamese/internal/imageset"
 	"github.com/siamesenet/siamese/internal/tfjs"
 )
 
@@ -196,14 +196,14 @@ func (n *Net) Detect(img image.Image, o Options) ([]Box, error) {
 			}
 		}
 	}
-	return suppress(boxes, o.IoUThreshold), nil
+	return Suppress(boxes, o.IoUThreshold), nil
 }
 
 func sigmoid(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
 
-// suppress keeps the best-scoring boxes that overlap no better one by more
-// than iou.
-func suppress(boxes []Box, iou float64) []Box {
+// Suppress keeps the best-scoring boxes that overlap no better one by more
+// than iou (non-maximum suppression), best first.
+func Suppress(boxes []Box, iou float64) []Box {
 	sort.SliceStable(boxes, func(i, j int) bool { return boxes[i].Score > boxes[j].Score })
 	var keep []Box
 	for _, b := range boxes {
@@ -239,11 +239,12 @@ func Input(img image.Image, size int) []float32 {
 	side := max(b.Dx(), b.Dy())
 	scale := float64(side) / float64(size)
 	out := make([]float32, 3*size*size)
+	at := imageset.RGBAt(img)
 	px := func(x, y int) [3]float32 {
 		if x >= b.Dx() || y >= b.Dy() {
 			return [3]float32{}
 		}
-		return rgb(img.At(b.Min.X+x, b.Min.Y+y))
+		return at(b.Min.X+x, b.Min.Y+y)
 	}
 	for oy := 0; oy < size; oy++ {
 		sy := float64(oy) * scale
@@ -266,29 +267,13 @@ func Input(img image.Image, size int) []float32 {
 	return out
 }
 
-func rgb(c color.Color) [3]float32 {
-	switch v := c.(type) {
-	case color.Gray:
-		return [3]float32{float32(v.Y), float32(v.Y), float32(v.Y)}
-	case color.RGBA:
-		return [3]float32{float32(v.R), float32(v.G), float32(v.B)}
-	case color.NRGBA:
-		return [3]float32{float32(v.R), float32(v.G), float32(v.B)}
-	case color.YCbCr:
-		r, g, b := color.YCbCrToRGB(v.Y, v.Cb, v.Cr)
-		return [3]float32{float32(r), float32(g), float32(b)}
-	}
-	r, g, b, _ := c.RGBA()
-	return [3]float32{float32(r >> 8), float32(g >> 8), float32(b >> 8)}
-}
-
 // Forward runs the network on a normalised input [3, size, size] and
 // returns the head's output [5·anchors, cells, cells] and the cells.
 func (n *Net) Forward(x []float32, size int) ([]float32, int) {
 	h := size
 	y := n.conv0.apply(x, h, h, 0) // valid
 	h -= 2
-	leaky(y)
+	channels(n.conv0.f, func(f int) { leaky(y[f*h*h : (f+1)*h*h]) })
 	y, h = maxPool(y, n.conv0.f, h, 2)
 	for i, s := range n.blocks {
 		y = s.apply(y, h)
@@ -322,6 +307,12 @@ func (c conv) apply(x []float32, h, w, pad int) []float32 {
 			for ky := 0; ky < c.k; ky++ {
 				for kx := 0; kx < c.k; kx++ {
 					row := col[((ci*c.k+ky)*c.k+kx)*p:][:p]
+					if pad == 0 {
+						for oy := 0; oy < oh; oy++ {
+							copy(row[oy*ow:(oy+1)*ow], x[(ci*h+oy+ky)*w+kx:])
+						}
+						continue
+					}
 					for oy := 0; oy < oh; oy++ {
 						iy := oy + ky - pad
 						for ox := 0; ox < ow; ox++ {
@@ -350,36 +341,7 @@ func (c conv) apply(x []float32, h, w, pad int) []float32 {
 func (s separable) apply(x []float32, h int) []float32 {
 	p := h * h
 	dw := make([]float32, s.c*p)
-	var wg sync.WaitGroup
-	workers := runtime.GOMAXPROCS(0)
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ci := wk; ci < s.c; ci += workers {
-				in, out, k := x[ci*p:(ci+1)*p], dw[ci*p:(ci+1)*p], s.dw[ci*9:(ci+1)*9]
-				for oy := 0; oy < h; oy++ {
-					for ox := 0; ox < h; ox++ {
-						var v float32
-						for ky := 0; ky < 3; ky++ {
-							iy := oy + ky - 1
-							if iy < 0 || iy >= h {
-								continue
-							}
-							for kx := 0; kx < 3; kx++ {
-								ix := ox + kx - 1
-								if ix >= 0 && ix < h {
-									v += in[iy*h+ix] * k[ky*3+kx]
-								}
-							}
-						}
-						out[oy*h+ox] = v
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	channels(s.c, func(ci int) { depthwise3(x[ci*p:(ci+1)*p], dw[ci*p:(ci+1)*p], s.dw[ci*9:(ci+1)*9], h) })
 	out := make([]float32, s.f*p)
 	for f := 0; f < s.f; f++ {
 		for i := range out[f*p : (f+1)*p] {
@@ -387,8 +349,55 @@ func (s separable) apply(x []float32, h int) []float32 {
 		}
 	}
 	gemm.Sgemm(false, false, s.f, p, s.c, 1, s.pw, s.c, dw, p, 1, out, p)
-	leaky(out)
+	channels(s.f, func(f int) { leaky(out[f*p : (f+1)*p]) })
 	return out
+}
+
+// channels runs fn for every channel, split across cores.
+func channels(n int, fn func(c int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := wk; c < n; c += workers {
+				fn(c)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// depthwise3 is a 3×3 convolution of one h×h plane with one zero pixel of
+// padding all round: the interior without bounds checks, the border with.
+func depthwise3(in, out, k []float32, h int) {
+	k0, k1, k2, k3, k4, k5, k6, k7, k8 := k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[8]
+	at := func(y, x int) float32 {
+		if y < 0 || y >= h || x < 0 || x >= h {
+			return 0
+		}
+		return in[y*h+x]
+	}
+	edge := func(y, x int) float32 {
+		return at(y-1, x-1)*k0 + at(y-1, x)*k1 + at(y-1, x+1)*k2 +
+			at(y, x-1)*k3 + at(y, x)*k4 + at(y, x+1)*k5 +
+			at(y+1, x-1)*k6 + at(y+1, x)*k7 + at(y+1, x+1)*k8
+	}
+	for y := 0; y < h; y++ {
+		if y == 0 || y == h-1 {
+			for x := 0; x < h; x++ {
+				out[y*h+x] = edge(y, x)
+			}
+			continue
+		}
+		out[y*h] = edge(y, 0)
+		out[y*h+h-1] = edge(y, h-1)
+		r0, r1, r2, o := in[(y-1)*h:y*h], in[y*h:(y+1)*h], in[(y+1)*h:(y+2)*h], out[y*h:(y+1)*h]
+		for x := 1; x < h-1; x++ {
+			o[x] = r0[x-1]*k0 + r0[x]*k1 + r0[x+1]*k2 + r1[x-1]*k3 + r1[x]*k4 + r1[x+1]*k5 + r2[x-1]*k6 + r2[x]*k7 + r2[x+1]*k8
+		}
+	}
 }
 
 // maxPool is TensorFlow's 2×2 max-pool with "same" padding at the given
@@ -397,23 +406,17 @@ func (s separable) apply(x []float32, h int) []float32 {
 func maxPool(x []float32, c, h, stride int) ([]float32, int) {
 	oh := (h + stride - 1) / stride
 	out := make([]float32, c*oh*oh)
-	for ci := 0; ci < c; ci++ {
+	channels(c, func(ci int) {
 		in := x[ci*h*h : (ci+1)*h*h]
 		o := out[ci*oh*oh : (ci+1)*oh*oh]
 		for oy := 0; oy < oh; oy++ {
+			y0, y1 := oy*stride, min(oy*stride+1, h-1) // a window past the edge repeats the last row or column
+			r0, r1 := in[y0*h:(y0+1)*h], in[y1*h:(y1+1)*h]
 			for ox := 0; ox < oh; ox++ {
-				m := float32(math.Inf(-1))
-				for dy := 0; dy < 2; dy++ {
-					for dx := 0; dx < 2; dx++ {
-						iy, ix := oy*stride+dy, ox*stride+dx
-						if iy < h && ix < h {
-							m = max(m, in[iy*h+ix])
-						}
-					}
-				}
-				o[oy*oh+ox] = m
+				x0, x1 := ox*stride, min(ox*stride+1, h-1)
+				o[oy*oh+ox] = max(max(r0[x0], r0[x1]), max(r1[x0], r1[x1]))
 			}
 		}
-	}
+	})
 	return out, oh
 }

@@ -14,12 +14,11 @@
 package proto
 
 import (
+	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
+	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
-
-	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
-	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 )
 
 const (
@@ -130,6 +129,8 @@ type OpenRequest struct {
 	DataDir       string                 `protobuf:"bytes,1,opt,name=data_dir,json=dataDir,proto3" json:"data_dir,omitempty"`
 	Input         []int32                `protobuf:"varint,2,rep,packed,name=input,proto3" json:"input,omitempty"`
 	Extra         map[string]string      `protobuf:"bytes,3,rep,name=extra,proto3" json:"extra,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Preprocess    []byte                 `protobuf:"bytes,4,opt,name=preprocess,proto3" json:"preprocess,omitempty"` // a given model's core.Preprocess as JSON; empty: the domain's own
+	Assets        []*Tensor              `protobuf:"bytes,5,rep,name=assets,proto3" json:"assets,omitempty"`         // that model's assets (a face detector's weights)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -185,6 +186,80 @@ func (x *OpenRequest) GetExtra() map[string]string {
 	return nil
 }
 
+func (x *OpenRequest) GetPreprocess() []byte {
+	if x != nil {
+		return x.Preprocess
+	}
+	return nil
+}
+
+func (x *OpenRequest) GetAssets() []*Tensor {
+	if x != nil {
+		return x.Assets
+	}
+	return nil
+}
+
+type Tensor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Shape         []int32                `protobuf:"varint,2,rep,packed,name=shape,proto3" json:"shape,omitempty"`
+	Data          []float32              `protobuf:"fixed32,3,rep,packed,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Tensor) Reset() {
+	*x = Tensor{}
+	mi := &file_domain_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Tensor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Tensor) ProtoMessage() {}
+
+func (x *Tensor) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Tensor.ProtoReflect.Descriptor instead.
+func (*Tensor) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Tensor) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Tensor) GetShape() []int32 {
+	if x != nil {
+		return x.Shape
+	}
+	return nil
+}
+
+func (x *Tensor) GetData() []float32 {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type Description struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -207,7 +282,7 @@ type Description struct {
 
 func (x *Description) Reset() {
 	*x = Description{}
-	mi := &file_domain_proto_msgTypes[3]
+	mi := &file_domain_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +294,7 @@ func (x *Description) String() string {
 func (*Description) ProtoMessage() {}
 
 func (x *Description) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[3]
+	mi := &file_domain_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +307,7 @@ func (x *Description) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Description.ProtoReflect.Descriptor instead.
 func (*Description) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{3}
+	return file_domain_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Description) GetName() string {
@@ -347,7 +422,7 @@ type PairRequest struct {
 
 func (x *PairRequest) Reset() {
 	*x = PairRequest{}
-	mi := &file_domain_proto_msgTypes[4]
+	mi := &file_domain_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -359,7 +434,7 @@ func (x *PairRequest) String() string {
 func (*PairRequest) ProtoMessage() {}
 
 func (x *PairRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[4]
+	mi := &file_domain_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -372,7 +447,7 @@ func (x *PairRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairRequest.ProtoReflect.Descriptor instead.
 func (*PairRequest) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{4}
+	return file_domain_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *PairRequest) GetSplit() string {
@@ -427,7 +502,7 @@ type Item struct {
 
 func (x *Item) Reset() {
 	*x = Item{}
-	mi := &file_domain_proto_msgTypes[5]
+	mi := &file_domain_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -439,7 +514,7 @@ func (x *Item) String() string {
 func (*Item) ProtoMessage() {}
 
 func (x *Item) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[5]
+	mi := &file_domain_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -452,7 +527,7 @@ func (x *Item) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Item.ProtoReflect.Descriptor instead.
 func (*Item) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{5}
+	return file_domain_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Item) GetDense() []float32 {
@@ -481,7 +556,7 @@ type Batch struct {
 
 func (x *Batch) Reset() {
 	*x = Batch{}
-	mi := &file_domain_proto_msgTypes[6]
+	mi := &file_domain_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +568,7 @@ func (x *Batch) String() string {
 func (*Batch) ProtoMessage() {}
 
 func (x *Batch) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[6]
+	mi := &file_domain_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +581,7 @@ func (x *Batch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Batch.ProtoReflect.Descriptor instead.
 func (*Batch) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{6}
+	return file_domain_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Batch) GetItems() []*Item {
@@ -546,7 +621,7 @@ type EpisodesRequest struct {
 
 func (x *EpisodesRequest) Reset() {
 	*x = EpisodesRequest{}
-	mi := &file_domain_proto_msgTypes[7]
+	mi := &file_domain_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -558,7 +633,7 @@ func (x *EpisodesRequest) String() string {
 func (*EpisodesRequest) ProtoMessage() {}
 
 func (x *EpisodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[7]
+	mi := &file_domain_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +646,7 @@ func (x *EpisodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EpisodesRequest.ProtoReflect.Descriptor instead.
 func (*EpisodesRequest) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{7}
+	return file_domain_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *EpisodesRequest) GetTask() string {
@@ -593,7 +668,7 @@ type Episode struct {
 
 func (x *Episode) Reset() {
 	*x = Episode{}
-	mi := &file_domain_proto_msgTypes[8]
+	mi := &file_domain_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +680,7 @@ func (x *Episode) String() string {
 func (*Episode) ProtoMessage() {}
 
 func (x *Episode) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[8]
+	mi := &file_domain_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +693,7 @@ func (x *Episode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Episode.ProtoReflect.Descriptor instead.
 func (*Episode) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{8}
+	return file_domain_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Episode) GetSupport() []*Item {
@@ -658,7 +733,7 @@ type DecodeRequest struct {
 
 func (x *DecodeRequest) Reset() {
 	*x = DecodeRequest{}
-	mi := &file_domain_proto_msgTypes[9]
+	mi := &file_domain_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -670,7 +745,7 @@ func (x *DecodeRequest) String() string {
 func (*DecodeRequest) ProtoMessage() {}
 
 func (x *DecodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_domain_proto_msgTypes[9]
+	mi := &file_domain_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -683,7 +758,7 @@ func (x *DecodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DecodeRequest.ProtoReflect.Descriptor instead.
 func (*DecodeRequest) Descriptor() ([]byte, []int) {
-	return file_domain_proto_rawDescGZIP(), []int{9}
+	return file_domain_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DecodeRequest) GetRaw() []byte {
@@ -703,15 +778,23 @@ const file_domain_proto_rawDesc = "" +
 	"AboutReply\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
-	"\x06policy\x18\x03 \x01(\fR\x06policy\"\xba\x01\n" +
+	"\x06policy\x18\x03 \x01(\fR\x06policy\"\x8e\x02\n" +
 	"\vOpenRequest\x12\x19\n" +
 	"\bdata_dir\x18\x01 \x01(\tR\adataDir\x12\x14\n" +
 	"\x05input\x18\x02 \x03(\x05R\x05input\x12@\n" +
-	"\x05extra\x18\x03 \x03(\v2*.siamese.plugins.v1.OpenRequest.ExtraEntryR\x05extra\x1a8\n" +
+	"\x05extra\x18\x03 \x03(\v2*.siamese.plugins.v1.OpenRequest.ExtraEntryR\x05extra\x12\x1e\n" +
+	"\n" +
+	"preprocess\x18\x04 \x01(\fR\n" +
+	"preprocess\x122\n" +
+	"\x06assets\x18\x05 \x03(\v2\x1a.siamese.plugins.v1.TensorR\x06assets\x1a8\n" +
 	"\n" +
 	"ExtraEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8b\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"F\n" +
+	"\x06Tensor\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05shape\x18\x02 \x03(\x05R\x05shape\x12\x12\n" +
+	"\x04data\x18\x03 \x03(\x02R\x04data\"\x8b\x03\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
@@ -777,40 +860,42 @@ func file_domain_proto_rawDescGZIP() []byte {
 	return file_domain_proto_rawDescData
 }
 
-var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_domain_proto_goTypes = []any{
 	(*AboutRequest)(nil),    // 0: siamese.plugins.v1.AboutRequest
 	(*AboutReply)(nil),      // 1: siamese.plugins.v1.AboutReply
 	(*OpenRequest)(nil),     // 2: siamese.plugins.v1.OpenRequest
-	(*Description)(nil),     // 3: siamese.plugins.v1.Description
-	(*PairRequest)(nil),     // 4: siamese.plugins.v1.PairRequest
-	(*Item)(nil),            // 5: siamese.plugins.v1.Item
-	(*Batch)(nil),           // 6: siamese.plugins.v1.Batch
-	(*EpisodesRequest)(nil), // 7: siamese.plugins.v1.EpisodesRequest
-	(*Episode)(nil),         // 8: siamese.plugins.v1.Episode
-	(*DecodeRequest)(nil),   // 9: siamese.plugins.v1.DecodeRequest
-	nil,                     // 10: siamese.plugins.v1.OpenRequest.ExtraEntry
+	(*Tensor)(nil),          // 3: siamese.plugins.v1.Tensor
+	(*Description)(nil),     // 4: siamese.plugins.v1.Description
+	(*PairRequest)(nil),     // 5: siamese.plugins.v1.PairRequest
+	(*Item)(nil),            // 6: siamese.plugins.v1.Item
+	(*Batch)(nil),           // 7: siamese.plugins.v1.Batch
+	(*EpisodesRequest)(nil), // 8: siamese.plugins.v1.EpisodesRequest
+	(*Episode)(nil),         // 9: siamese.plugins.v1.Episode
+	(*DecodeRequest)(nil),   // 10: siamese.plugins.v1.DecodeRequest
+	nil,                     // 11: siamese.plugins.v1.OpenRequest.ExtraEntry
 }
 var file_domain_proto_depIdxs = []int32{
-	10, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
-	5,  // 1: siamese.plugins.v1.Batch.items:type_name -> siamese.plugins.v1.Item
-	5,  // 2: siamese.plugins.v1.Episode.support:type_name -> siamese.plugins.v1.Item
-	5,  // 3: siamese.plugins.v1.Episode.query:type_name -> siamese.plugins.v1.Item
-	0,  // 4: siamese.plugins.v1.Domain.About:input_type -> siamese.plugins.v1.AboutRequest
-	2,  // 5: siamese.plugins.v1.Domain.Open:input_type -> siamese.plugins.v1.OpenRequest
-	4,  // 6: siamese.plugins.v1.Domain.Pairs:input_type -> siamese.plugins.v1.PairRequest
-	7,  // 7: siamese.plugins.v1.Domain.Episodes:input_type -> siamese.plugins.v1.EpisodesRequest
-	9,  // 8: siamese.plugins.v1.Domain.Decode:input_type -> siamese.plugins.v1.DecodeRequest
-	1,  // 9: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
-	3,  // 10: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
-	6,  // 11: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
-	8,  // 12: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
-	5,  // 13: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
-	9,  // [9:14] is the sub-list for method output_type
-	4,  // [4:9] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	11, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
+	3,  // 1: siamese.plugins.v1.OpenRequest.assets:type_name -> siamese.plugins.v1.Tensor
+	6,  // 2: siamese.plugins.v1.Batch.items:type_name -> siamese.plugins.v1.Item
+	6,  // 3: siamese.plugins.v1.Episode.support:type_name -> siamese.plugins.v1.Item
+	6,  // 4: siamese.plugins.v1.Episode.query:type_name -> siamese.plugins.v1.Item
+	0,  // 5: siamese.plugins.v1.Domain.About:input_type -> siamese.plugins.v1.AboutRequest
+	2,  // 6: siamese.plugins.v1.Domain.Open:input_type -> siamese.plugins.v1.OpenRequest
+	5,  // 7: siamese.plugins.v1.Domain.Pairs:input_type -> siamese.plugins.v1.PairRequest
+	8,  // 8: siamese.plugins.v1.Domain.Episodes:input_type -> siamese.plugins.v1.EpisodesRequest
+	10, // 9: siamese.plugins.v1.Domain.Decode:input_type -> siamese.plugins.v1.DecodeRequest
+	1,  // 10: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
+	4,  // 11: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
+	7,  // 12: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
+	9,  // 13: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
+	6,  // 14: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
+	10, // [10:15] is the sub-list for method output_type
+	5,  // [5:10] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_domain_proto_init() }
@@ -824,7 +909,7 @@ func file_domain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_domain_proto_rawDesc), len(file_domain_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -167,6 +167,16 @@ func (t *Tower) layer(i int) []*core.Param {
 	return []*core.Param{bl[0].w, bl[0].b, bl[1].w, bl[1].b}
 }
 
+// Layers implements core.Layered: the stem, each residual block, then the
+// final matrix.
+func (t *Tower) Layers() [][]*core.Param {
+	var out [][]*core.Param
+	for i := 0; i < Layers; i++ {
+		out = append(out, t.layer(i))
+	}
+	return append(out, []*core.Param{t.fc})
+}
+
 // Config returns the resolved configuration.
 func (t *Tower) Config() Config { return t.cfg }
 

@@ -58,7 +58,7 @@ func (c Config) Featurizer() Featurizer {
 
 func init() {
 	core.RegisterTower(Name, core.TowerFactoryOf(Name, New))
-	core.RegisterDecoder(InputKind, func(pre core.Preprocess) (core.Decoder, error) {
+	core.RegisterDecoder(InputKind, func(pre core.Preprocess, _ []*core.Param) (core.Decoder, error) {
 		feat, err := FeaturizerOf(pre)
 		if err != nil {
 			return nil, err

@@ -1,0 +1,24 @@
+package tinyyolo_test
+
+import (
+	"image"
+	"image/jpeg"
+	"bytes"
+	"testing"
+
+	"github.com/siamesenet/siamese/internal/tinyyolo"
+)
+
+func BenchmarkDetect(b *testing.B) {
+	n := load(b)
+	img := scene(image.NewRGBA(image.Rect(0, 0, 50, 50)), image.Rect(100, 100, 200, 200))
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, img, nil)
+	dec, _ := jpeg.Decode(&buf)
+	big := image.NewRGBA(image.Rect(0, 0, 640, 480))
+	_ = big
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.Detect(dec, tinyyolo.Options{})
+	}
+}
