@@ -19,6 +19,9 @@ type Policy struct {
 	ValTask string `json:"val_task,omitempty"`
 	// Recipe holds the training defaults for what the user does not set.
 	Recipe Recipe `json:"recipe"`
+	// FineTune, if set, replaces Recipe when a trained model is
+	// fine-tuned (train --from): fewer steps, a lower rate, frozen layers.
+	FineTune *Recipe `json:"fine_tune,omitempty"`
 	// Enrolment is how the domain's gallery is used (nil: it has none).
 	Enrolment *Enrolment `json:"enrolment,omitempty"`
 }
@@ -34,6 +37,9 @@ type Recipe struct {
 	Schedule    string  `json:"schedule,omitempty"`
 	Augment     bool    `json:"augment,omitempty"`
 	ValEvery    int     `json:"val_every,omitempty"`
+	// Freeze is how many leading layers of a Layered tower keep their
+	// weights (fine-tuning).
+	Freeze int `json:"freeze,omitempty"`
 }
 
 // Enrolment is how a domain enrols entries into a gallery and words its

@@ -1,7 +1,9 @@
 package plugins
 
 import (
+	"archive/zip"
 	"context"
+	"io"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,11 +13,15 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
+	"github.com/siamesenet/siamese/domains/face"
 	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/domains/signature"
 	"github.com/siamesenet/siamese/domains/tracking"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
+	"github.com/siamesenet/siamese/internal/datadir"
+	"github.com/siamesenet/siamese/internal/faceapitest"
+	_ "github.com/siamesenet/siamese/towers/resnet"
 	_ "github.com/siamesenet/siamese/towers/text"
 )
 
@@ -91,5 +97,66 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 				t.Error("unknown task: no error")
 			}
 		})
+	}
+}
+
+// The face domain served as a plugin prepares its photos for a given
+// model (the imported network's preprocessing, the detector's weights as
+// assets, sent over gRPC) exactly as in process.
+func TestFaceForPretrainedOverGRPC(t *testing.T) {
+	root := datadir.Domain("att_faces")
+	if root == "" {
+		t.Skip("SIAMESE_DATA is not set: no ORL photos")
+	}
+	m, err := face.Import(faceapitest.Tarball(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Five of ORL's subjects, so that the photos are detected in seconds.
+	z, err := zip.OpenReader(datadir.Archive(root, "att_faces.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	dir := t.TempDir()
+	for _, f := range z.File {
+		if s := strings.Split(f.Name, "/"); len(s) == 3 && strings.HasSuffix(f.Name, ".pgm") && (s[1] == "s1" || s[1] == "s2" || s[1] == "s3" || s[1] == "s4" || s[1] == "s5") {
+			r, _ := f.Open()
+			b, _ := io.ReadAll(r)
+			r.Close()
+			os.MkdirAll(filepath.Join(dir, s[1]), 0o755)
+			os.WriteFile(filepath.Join(dir, s[1], s[2]), b, 0o644)
+		}
+	}
+	pre := m.Preprocess
+	opts := core.DomainOptions{DataDir: dir, Preprocess: &pre, Assets: m.Assets, Extra: map[string]string{"test": "1", "val": "1"}}
+	open := func(o core.DomainOptions) (core.Domain, error) { return face.Open(o) }
+	local, err := open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := inProcess(t, Config{Name: "face", Version: "1", Open: open}).Open(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ld, rd := local.Describe(), remote.Describe()
+	if rd.InputKind != face.InputKind || !reflect.DeepEqual(rd.Input.Shape, []int{3, 150, 150}) || !reflect.DeepEqual(ld.Preprocess, rd.Preprocess) {
+		t.Fatalf("remote description %+v, local %+v", rd, ld)
+	}
+	req := core.PairRequest{Split: "train", Seed: 1, Items: 8, Pairs: 8}
+	ls, _ := local.Pairs(context.Background(), req)
+	rs, err := remote.Pairs(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ls.Close()
+	defer rs.Close()
+	lb, _ := ls.Next(context.Background())
+	rb, err := rs.Next(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(lb.Items[0].Dense, rb.Items[0].Dense) {
+		t.Error("the plugin's chips differ from the built-in's")
 	}
 }

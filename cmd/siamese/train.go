@@ -424,20 +424,28 @@ func fineTune(c *cli.Context, from string) (*train.Trainer, core.Domain, error) 
 		n.Assets, n.Info.Domain = m.Assets, m.Info.Domain
 		m = n
 	}
-	if err := core.FreezeLayers(m.Tower, c.Int("freeze")); err != nil && c.IsSet("freeze") {
-		return nil, nil, fmt.Errorf("--freeze: %w", err)
-	}
 	dom, err := openDomainFor(c, m, m.Info.Domain, m.Tower.Input().Shape, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	desc := dom.Describe()
+	recipe := desc.Policy.Recipe
+	if desc.Policy.FineTune != nil {
+		recipe = *desc.Policy.FineTune
+	}
+	freeze := recipe.Freeze
+	if c.IsSet("freeze") {
+		freeze = c.Int("freeze")
+	}
+	if err := core.FreezeLayers(m.Tower, freeze); err != nil && freeze > 0 {
+		return nil, nil, fmt.Errorf("--freeze: %w", err)
+	}
 	m.Rule = desc.Rule
 	m.Info = core.TrainInfo{Domain: desc.Name}
 	if m.Info.DomainOptions, err = domainOptions(c, nil); err != nil {
 		return nil, nil, err
 	}
-	cfg := trainConfig(c, desc.Policy.Recipe)
+	cfg := trainConfig(c, recipe)
 	if cfg.Checkpoint = c.String("checkpoint"); cfg.Checkpoint == "" {
 		cfg.Checkpoint = c.String("out") + ".ckpt"
 	}

@@ -30,8 +30,30 @@ type KFold struct {
 
 // CrossValidate runs the protocol over folds (at least two).
 func CrossValidate(folds []Fold) (*KFold, error) {
-	if len(folds) < 2 {
+	each := make([][]Fold, len(folds))
+	for i := range each {
+		each[i] = folds
+	}
+	return CrossValidateEach(each)
+}
+
+// CrossValidateEach runs the protocol where each fold has a model of its
+// own (trained without that fold's people): byModel[k] is every fold
+// scored by model k, whose threshold comes from the other folds and whose
+// accuracy is measured on fold k. AUC, EER and TAR pool each model's
+// scores on its own fold.
+func CrossValidateEach(byModel [][]Fold) (*KFold, error) {
+	if len(byModel) < 2 {
 		return nil, errors.New("cross-validation needs at least two folds")
+	}
+	for k, folds := range byModel {
+		if len(folds) != len(byModel) {
+			return nil, fmt.Errorf("model %d scored %d folds of %d", k+1, len(folds), len(byModel))
+		}
+	}
+	folds := make([]Fold, len(byModel))
+	for k := range byModel {
+		folds[k] = byModel[k][k]
 	}
 	r := &KFold{}
 	var all Fold
@@ -44,7 +66,7 @@ func CrossValidate(folds []Fold) (*KFold, error) {
 	}
 	for i := range folds {
 		var rest Fold
-		for j, f := range folds {
+		for j, f := range byModel[i] {
 			if j != i {
 				rest.Scores = append(rest.Scores, f.Scores...)
 				rest.Same = append(rest.Same, f.Same...)

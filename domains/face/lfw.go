@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"image"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -231,4 +233,37 @@ func ScoreFolds(ctx context.Context, folds [][]Pair, embed Embedder, score func(
 		}
 	}
 	return out, nil
+}
+
+// TrainDomain is a face domain over LFW's people with at least two images,
+// but for those in exclude (a test fold's), their photos prepared by
+// prepare: the training data of the 10-fold protocol's fine-tuning.
+func (l *LFW) TrainDomain(pre core.Preprocess, prepare func(image.Image) ([]float32, error), exclude map[string]bool) (core.Domain, error) {
+	set, err := l.src.Load(imageset.LoadOptions{Pre: pre, Prepare: prepare, Filter: func(class, _ string) bool {
+		return !exclude[path.Base(class)]
+	}, SkipSingles: true})
+	if err != nil {
+		return nil, err
+	}
+	input := []int{pre.Channels, pre.Height, pre.Width}
+	return &imageset.Domain{
+		Desc: core.Description{Name: Name, Version: "1", Policy: Policy, InputKind: InputKind,
+			Input: core.InputSpec{Kind: core.Dense, Shape: input}, Preprocess: pre},
+		Splits: map[string]imageset.Batcher{
+			"train": &imageset.PairSampler{Set: set, Classes: imageset.AllClasses(set), Augment: imageset.FaceAugment, PerClass: PerClass},
+		},
+		Tasks: map[string]func(context.Context) ([]core.Episode, error){},
+	}, nil
+}
+
+// People returns the names of the people the folds' pairs show.
+func People(folds ...[]Pair) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range folds {
+		for _, p := range f {
+			out[path.Base(path.Dir(p.A))] = true
+			out[path.Base(path.Dir(p.B))] = true
+		}
+	}
+	return out
 }

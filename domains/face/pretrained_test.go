@@ -18,6 +18,7 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/face"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/faceapitest"
@@ -375,3 +376,72 @@ func FuzzParsePairs(f *testing.F) {
 	})
 }
 
+
+// unseenPairs is the verification of every pair of the test subjects'
+// photos.
+func unseenPairs(t *testing.T, m *core.Model, d *face.Domain) *metrics.Verification {
+	t.Helper()
+	var items []core.Item
+	var labels []int
+	for _, c := range d.Test {
+		for _, x := range d.Set.Classes[c].Items {
+			items = append(items, core.Item{Dense: x})
+			labels = append(labels, c)
+		}
+	}
+	v, err := metrics.VerifyAll(context.Background(), m, items, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// ORL's 10 unseen subjects, photos detected and aligned: the imported
+// network as it is, then fine-tuned on the 25 training subjects with the
+// domain's fine-tuning recipe (its first layers frozen): pair EER ≤ 6%.
+func TestORLPretrainedFineTuned(t *testing.T) {
+	root := datadir.Domain("att_faces")
+	if root == "" {
+		t.Skip("SIAMESE_DATA is not set (or has no att_faces/): skipping the ORL test")
+	}
+	imp := pretrained(t)
+	pre := imp.Preprocess
+	d, err := face.Open(core.DomainOptions{DataDir: root, Preprocess: &pre, Assets: imp.Assets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asIs := unseenPairs(t, imp, d)
+	t.Logf("as imported: unseen pair EER %.2f%% (AUC %.4f)", 100*asIs.EER, asIs.AUC)
+
+	path := t.TempDir() + "/m.model"
+	if err := imp.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := core.Load(path) // a copy to train
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := *face.Policy.FineTune
+	if err := core.FreezeLayers(m.Tower, r.Freeze); err != nil {
+		t.Fatal(err)
+	}
+	cfg := train.FromRecipe(r)
+	cfg.Seed = 1
+	tr := &train.Trainer{Model: m, Domain: d, Config: cfg}
+	res, err := tr.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft := unseenPairs(t, m, d)
+	t.Logf("fine-tuned %d steps in %.0f s: unseen pair EER %.2f%% (AUC %.4f)", res.Steps, res.Seconds, 100*ft.EER, ft.AUC)
+	if ft.EER > 0.06 {
+		t.Errorf("fine-tuned unseen pair EER %.2f%%, want at most 6%%", 100*ft.EER)
+	}
+	for i, p := range m.Tower.Params()[:2] { // the stem stayed frozen
+		for j, v := range p.Data {
+			if v != imp.Tower.Params()[i].Data[j] {
+				t.Fatalf("frozen %s changed in training", p.Name)
+			}
+		}
+	}
+}

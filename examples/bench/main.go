@@ -39,6 +39,7 @@ import (
 	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
 	"github.com/siamesenet/siamese/towers/cnn"
 	_ "github.com/siamesenet/siamese/towers/mlp"
+	"github.com/siamesenet/siamese/towers/resnet"
 	"github.com/siamesenet/siamese/towers/text"
 )
 
@@ -54,6 +55,7 @@ func main() {
 	python := flag.String("python", "/usr/bin/python3", "python with torch (Debian's python3-torch)")
 	search := flag.Bool("search", false, "benchmark top-5 search over cached embeddings instead")
 	galleryBench := flag.Bool("gallery", false, "benchmark identification against a gallery of 10,000 people instead")
+	facePhoto := flag.Bool("face-photo", false, "benchmark detect + align + embed of one 640×480 photo with the imported face network instead")
 	trackBench := flag.Bool("track", false, "benchmark the tracker's frames per second instead (with -compare: the network's share against PyTorch)")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
 	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
@@ -72,6 +74,8 @@ func main() {
 		err = runSearch()
 	case *galleryBench:
 		err = runGallery()
+	case *facePhoto:
+		err = runFacePhoto(*reps)
 	case *trackBench:
 		err = runTrack(*reps, *compare, *python)
 	case *pluginCost:
@@ -216,6 +220,9 @@ func torchScript() string {
 const textFeatures = 80
 
 func presetFLOPs(preset string) float64 {
+	if preset == "resnet" {
+		return resnetFLOPs()
+	}
 	if strings.HasPrefix(preset, "text") {
 		c := questions.DefaultTower
 		return 2 * float64(textFeatures*c.Dim/2+c.Dim*c.Hidden[0]+c.Hidden[0]*c.Embed)
@@ -266,6 +273,10 @@ func runChild(c string, o options, profile string) error {
 	}
 	tc, _ := json.Marshal(cnn.Config{Preset: net})
 	spec := core.Spec{Tower: cnn.Name, TowerConfig: tc, Head: "l1sigmoid"}
+	if net == "resnet" { // the face-api.js network (dlib's ResNet), 150×150 RGB
+		tc, _ = json.Marshal(resnet.FaceAPI)
+		spec = core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: "contrastive"}
+	}
 	if strings.HasPrefix(net, "text") {
 		// The question tower (text-sparse: the same; only the PyTorch
 		// reference differs, with a sparse embedding bag and SparseAdam): a 2^18×64 embedding bag, 128 ReLU, 64, L2 norm.
@@ -442,4 +453,26 @@ func runGallery() error {
 		fmt.Printf("| 10000 | %d | %.2f |\n", per, 1000*time.Since(start).Seconds()/reps)
 	}
 	return nil
+}
+
+// resnetFLOPs counts the multiply-adds (×2) of one 150×150 image through
+// the face-api.js ResNet.
+func resnetFLOPs() float64 {
+	conv := func(side, k, c, f int) float64 { return 2 * float64(side*side*k*k*c*f) }
+	f := conv(72, 7, 3, 32) // stem: 150 → 72
+	side, c := 35, 32        // after the 3×3 stride-2 pool
+	for _, st := range []struct{ width, blocks int }{{32, 3}, {64, 4}, {128, 3}, {256, 3}} {
+		for b := 0; b < st.blocks; b++ {
+			if st.width != c || (st.width == 256 && b == 0) {
+				out := (side-3)/2 + 1
+				f += conv(out, 3, c, st.width) + conv(out, 3, st.width, st.width)
+				side, c = (side-2)/2+1, st.width
+				continue
+			}
+			f += 2 * conv(side, 3, c, c)
+		}
+	}
+	out := (side-3)/2 + 1 // conv256_down_out
+	f += conv(out, 3, 256, 256) + conv(out, 3, 256, 256)
+	return f + 2*256*128
 }

@@ -2,9 +2,16 @@
 // 300 matched and 300 mismatched pairs; the threshold chosen on nine
 // folds, accuracy on the tenth; mean ± standard error) with ROC AUC, EER
 // and TAR at FAR 1e-3 over all 6,000 pairs, for a face model: by default
-// the imported face-api.js network (dlib's ResNet) as it is.
+// the imported face-api.js network (dlib's ResNet) as it is. LFW's images
+// here are LFW3D crops, so they are taken whole (-detect off) unless told.
+//
+// With -finetune, each fold gets its own copy of the model fine-tuned with
+// the face domain's fine-tuning recipe on the people of LFW with two or
+// more photos who are not in that fold, scored on every fold (its
+// threshold from the other nine).
 //
 //	go run ./examples/faces-lfw                    # import from the npm cache, as-is
+//	go run ./examples/faces-lfw -finetune          # fine-tuned, one model per fold
 //	go run ./examples/faces-lfw -model M.model     # any face model file
 package main
 
@@ -21,6 +28,7 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/face"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
 	_ "github.com/siamesenet/siamese/heads/cosine"
@@ -34,14 +42,16 @@ func main() {
 	data := flag.String("data", datadir.Domain(face.LFWFolder), "LFW folder (lfw.zip and the pairs files; default $SIAMESE_DATA/lfw)")
 	model := flag.String("model", "", "face model file (default: the imported face-api.js network)")
 	pairs := flag.String("pairs", "pairs.txt", "pairs file: pairs.txt (View 2, ten folds) or pairsDevTrain.txt / pairsDevTest.txt (View 1, cross-validated in two halves)")
-	detect := flag.String("detect", "", "override the model's face detection: auto, on or off")
+	detect := flag.String("detect", "off", "the model's face detection: auto, on or off (\"\": the model's)")
+	finetune := flag.Bool("finetune", false, "fine-tune a copy of the model for each fold on the people outside it")
+	steps := flag.Int("steps", 0, "fine-tuning steps (default: the face domain's recipe)")
 	scale := flag.String("chip-scale", "", "override the model's chip scale (the alignment)")
 	shift := flag.String("chip-shift", "", "override the model's chip shift")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift})
+	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift}, *finetune, *steps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faces-lfw:", err)
 		os.Exit(1)
@@ -61,7 +71,7 @@ type result struct {
 	Took string `json:"took"`
 }
 
-func run(ctx context.Context, data, path, pairsFile string, extra map[string]string) (*result, error) {
+func run(ctx context.Context, data, path, pairsFile string, extra map[string]string, finetune bool, steps int) (*result, error) {
 	if data == "" {
 		return nil, errors.New("no LFW folder: set SIAMESE_DATA or -data")
 	}
@@ -114,15 +124,82 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 	if err != nil {
 		return nil, err
 	}
-	embed := lfw.ModelEmbedder(m, dec, 32, progress)
-	scored, err := face.ScoreFolds(ctx, folds, embed, m.Head.Score)
-	fmt.Fprintln(os.Stderr)
-	if err != nil {
-		return nil, err
-	}
-	kf, err := metrics.CrossValidate(scored)
-	if err != nil {
-		return nil, err
+	var kf *metrics.KFold
+	if !finetune {
+		scored, err := face.ScoreFolds(ctx, folds, lfw.ModelEmbedder(m, dec, 32, progress), m.Head.Score)
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if kf, err = metrics.CrossValidate(scored); err != nil {
+			return nil, err
+		}
+	} else {
+		if kf, err = fineTuned(ctx, lfw, m, folds, steps, progress); err != nil {
+			return nil, err
+		}
+		name += ", fine-tuned per fold"
 	}
 	return &result{Model: name, Pairs: pairsFile, KFold: kf, Took: time.Since(start).Round(time.Second).String()}, nil
+}
+
+// fineTuned is the protocol with one fine-tuned model per fold.
+func fineTuned(ctx context.Context, lfw *face.LFW, m *core.Model, folds [][]face.Pair, steps int, progress func(done, total int)) (*metrics.KFold, error) {
+	faces, err := face.NewFaces(m.Preprocess, m.Assets)
+	if err != nil {
+		return nil, err
+	}
+	tmp, err := os.MkdirTemp("", "faces-lfw-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	base := tmp + "/base.model"
+	if err := m.Save(base); err != nil {
+		return nil, err
+	}
+	byModel := make([][]metrics.Fold, len(folds))
+	for k := range folds {
+		dom, err := lfw.TrainDomain(m.Preprocess, faces.Prepare, face.People(folds[k]))
+		if err != nil {
+			return nil, err
+		}
+		mk, err := core.Load(base)
+		if err != nil {
+			return nil, err
+		}
+		r := *face.Policy.FineTune
+		if steps > 0 {
+			r.Steps = steps
+		}
+		if err := core.FreezeLayers(mk.Tower, r.Freeze); err != nil {
+			return nil, err
+		}
+		cfg := train.FromRecipe(r)
+		cfg.Seed = uint64(k + 1)
+		res, err := (&train.Trainer{Model: mk, Domain: dom, Config: cfg}).Run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dec, err := core.NewDecoder(mk.Preprocess, mk.Assets...)
+		if err != nil {
+			return nil, err
+		}
+		if byModel[k], err = face.ScoreFolds(ctx, folds, lfw.ModelEmbedder(mk, dec, 32, progress), mk.Head.Score); err != nil {
+			return nil, err
+		}
+		acc, _ := metrics.CrossValidateEach(repeatFold(byModel[k], len(folds)))
+		fmt.Fprintf(os.Stderr, "\nfold %d: fine-tuned %d steps in %.0f s; fold accuracy %.2f%%\n", k+1, res.Steps, res.Seconds, 100*acc.Accuracies[k])
+		mk.Close()
+	}
+	return metrics.CrossValidateEach(byModel)
+}
+
+// repeatFold is one model's scores standing in for every fold's model.
+func repeatFold(f []metrics.Fold, n int) [][]metrics.Fold {
+	out := make([][]metrics.Fold, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
 }

@@ -115,6 +115,9 @@ type LoadOptions struct {
 	// Prepare, if set, turns each decoded image into its item in place of
 	// Pre's kind (a face domain's detection and alignment, say).
 	Prepare func(image.Image) ([]float32, error)
+	// SkipSingles leaves out classes with fewer than MinPerClass images
+	// instead of refusing the set (LFW: 4,069 people have one photo).
+	SkipSingles bool
 }
 
 // Load reads a class-per-folder tree from a folder or zip: every folder
@@ -168,6 +171,9 @@ func (s *Source) Load(o LoadOptions) (*Set, error) {
 	for _, dir := range names {
 		fl := files[dir]
 		sort.Strings(fl)
+		if len(fl) < o.MinPerClass && o.SkipSingles {
+			continue
+		}
 		if len(fl) < o.MinPerClass {
 			return nil, fmt.Errorf("%s: class has %d image(s), at least %d needed", s.Where(dir), len(fl), o.MinPerClass)
 		}
