@@ -3,8 +3,8 @@ package plugins
 import (
 	"archive/zip"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"

@@ -148,9 +148,9 @@ func TestImportBadWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name  string
+		name   string
 		break_ func(dir string)
-		want  string
+		want   string
 	}{
 		{"missing shard", func(d string) { os.Remove(filepath.Join(d, "face_recognition_model.bin")) }, "face_recognition_model.bin: open"},
 		{"short shard", func(d string) {

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"hash/crc32"
 	"errors"
+	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"image/png"
@@ -375,7 +375,6 @@ func FuzzParsePairs(f *testing.F) {
 		}
 	})
 }
-
 
 // unseenPairs is the verification of every pair of the test subjects'
 // photos.

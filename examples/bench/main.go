@@ -460,7 +460,7 @@ func runGallery() error {
 func resnetFLOPs() float64 {
 	conv := func(side, k, c, f int) float64 { return 2 * float64(side*side*k*k*c*f) }
 	f := conv(72, 7, 3, 32) // stem: 150 → 72
-	side, c := 35, 32        // after the 3×3 stride-2 pool
+	side, c := 35, 32       // after the 3×3 stride-2 pool
 	for _, st := range []struct{ width, blocks int }{{32, 3}, {64, 4}, {128, 3}, {256, 3}} {
 		for b := 0; b < st.blocks; b++ {
 			if st.width != c || (st.width == 256 && b == 0) {

@@ -1,9 +1,9 @@
 package tinyyolo_test
 
 import (
+	"bytes"
 	"image"
 	"image/jpeg"
-	"bytes"
 	"testing"
 
 	"github.com/siamesenet/siamese/internal/tinyyolo"
