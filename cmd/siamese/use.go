@@ -170,12 +170,15 @@ func infoCommand() *cli.Command {
 			w := c.App.Writer
 			if c.Bool("json") {
 				return printJSON(c, map[string]any{"calibration": m.Info.Calibration, "spec": m.Spec, "input": m.Tower.Input(), "output": m.Tower.Output(),
-					"params": n, "preprocess": m.Preprocess, "threshold": m.Threshold, "info": m.Info, "format_version": core.FormatVersion})
+					"params": n, "assets": core.CountParams(m.Assets), "preprocess": m.Preprocess, "threshold": m.Threshold, "info": m.Info, "format_version": core.FormatVersion})
 			}
 			fmt.Fprintf(c.App.Writer, "tower      %s %s\n", m.Spec.Tower, string(m.Spec.TowerConfig))
 			fmt.Fprintf(c.App.Writer, "head       %s %s\n", m.Spec.Head, string(m.Spec.HeadConfig))
 			fmt.Fprintf(c.App.Writer, "input      %s %v → embedding %v\n", m.Tower.Input().Kind, m.Tower.Input().Shape, m.Tower.Output())
 			fmt.Fprintf(c.App.Writer, "params     %d\n", n)
+			if len(m.Assets) > 0 {
+				fmt.Fprintf(w, "assets     %d tensors, %d values (what the input kind needs: a face detector's weights)\n", len(m.Assets), core.CountParams(m.Assets))
+			}
 			fmt.Fprintf(c.App.Writer, "preprocess %+v\n", m.Preprocess)
 			if cal := m.Info.Calibration; cal != nil {
 				fmt.Fprintf(w, "threshold  %.4f (calibrated at the %s on %d pairs of %s)\n", m.Threshold, calText(cal), cal.Pairs, cal.Task)
