@@ -37,6 +37,80 @@ class Tower(nn.Module):
         return torch.sigmoid(self.dense(torch.flatten(self.features(x), 1)))
 
 
+class FaceResNet(nn.Module):
+    """dlib's face ResNet as face-api.js defines it (towers/resnet): 150x150
+    RGB, 7x7 stride-2 conv, 3x3 stride-2 max-pool, residual blocks at 32,
+    64, 128, 256 channels (stride-2 'valid' convs and an average-pooled,
+    zero-channel-padded shortcut where they down-sample), global mean,
+    256x128 matrix without bias."""
+
+    PLAN = [(32, False)] * 3 + [(64, True)] + [(64, False)] * 3 + [(128, True)] + [(128, False)] * 2 + \
+        [(256, True)] + [(256, False)] * 2 + [(256, True)]
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 32, 7, stride=2)
+        self.blocks = nn.ModuleList()
+        c = 32
+        for f, down in self.PLAN:
+            self.blocks.append(nn.ModuleList([
+                nn.Conv2d(c, f, 3, stride=2) if down else nn.Conv2d(c, f, 3, padding=1),
+                nn.Conv2d(f, f, 3, padding=1),
+            ]))
+            c = f
+        self.fc = nn.Linear(256, 128, bias=False)
+
+    def forward(self, x):
+        x = nn.functional.max_pool2d(torch.relu(self.stem(x)), 3, 2)
+        for (f, down), (c1, c2) in zip(self.PLAN, self.blocks):
+            y = c2(torch.relu(c1(x)))
+            if down:
+                s = nn.functional.avg_pool2d(x, 2, 2)
+                if s.shape[1] < f:
+                    s = nn.functional.pad(s, (0, 0, 0, 0, 0, f - s.shape[1]))
+                y = nn.functional.pad(y, (0, s.shape[3] - y.shape[3], 0, s.shape[2] - y.shape[2]))
+                x = torch.relu(y + s)
+            else:
+                x = torch.relu(y + x)
+        return self.fc(x.mean((2, 3)))
+
+
+def resnet(args):
+    """The face ResNet: embed images, or train pairs (twin layout) with the
+    contrastive loss on Euclidean distance, Adam."""
+    model = FaceResNet()
+    if args.mode == "train":
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        a = torch.rand(args.batch, 3, 150, 150)
+        b = torch.rand(args.batch, 3, 150, 150)
+        y = (torch.arange(args.batch) % 2).float()
+
+        def step():
+            opt.zero_grad()
+            e = model(torch.cat([a, b]))
+            d = (e[:args.batch] - e[args.batch:]).pow(2).sum(1).clamp_min(1e-12).sqrt()
+            loss = (y * d.pow(2) + (1 - y) * torch.relu(1 - d).pow(2)).mean() / 2
+            loss.backward()
+            opt.step()
+
+        step()
+        t = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        rate = args.steps * args.batch / (time.perf_counter() - t)
+    else:
+        x = torch.rand(args.embed_batch, 3, 150, 150)
+        model.eval()
+        with torch.no_grad():
+            model(x)
+            t = time.perf_counter()
+            for _ in range(args.steps):
+                model(x)
+        rate = args.steps * args.embed_batch / (time.perf_counter() - t)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"net": "resnet", "mode": args.mode, "rate": rate, "peak_rss": rss}))
+
+
 class TextTower(nn.Module):
     """The question tower: mean embedding bag over hashed features, 128 ReLU, 64, L2 norm."""
 
@@ -88,6 +162,8 @@ def main():
         return text(args)
     if args.net == "fconv":
         return track(args)
+    if args.net == "resnet":
+        return resnet(args)
     p = PRESETS[args.net]
     model = Siamese(p)
     if args.mode == "train":

@@ -92,55 +92,70 @@ func lastLine(b []byte) string {
 	return lines[len(lines)-1]
 }
 
-// Unpack extracts a package tarball into dir/<tarball name without .tgz>
-// once and returns that folder's package/ subfolder. Only regular files and
-// folders inside it are written.
+// Unpack extracts a package tarball into <tarball without .tgz>/ once
+// and returns its package/ subfolder. Only regular files inside it are
+// written. The extraction goes to a temporary folder renamed into place,
+// so processes unpacking at once never see a half-written package.
 func Unpack(tgz string) (string, error) {
 	root := strings.TrimSuffix(tgz, ".tgz")
 	pkg := filepath.Join(root, "package")
-	if _, err := os.Stat(filepath.Join(root, ".complete")); err == nil {
+	if _, err := os.Stat(pkg); err == nil {
 		return pkg, nil
 	}
-	f, err := os.Open(tgz)
+	tmp, err := os.MkdirTemp(filepath.Dir(root), ".unpack-")
 	if err != nil {
 		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := extract(tgz, tmp); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, root); err != nil {
+		if _, serr := os.Stat(pkg); serr == nil { // another process was first
+			return pkg, nil
+		}
+		return "", err
+	}
+	return pkg, nil
+}
+
+func extract(tgz, dir string) error {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return err
 	}
 	defer f.Close()
 	gz, err := gzip.NewReader(f)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", tgz, err)
+		return fmt.Errorf("%s: %w", tgz, err)
 	}
 	tr := tar.NewReader(gz)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", tgz, err)
+			return fmt.Errorf("%s: %w", tgz, err)
 		}
 		name := path.Clean(h.Name)
 		if h.Typeflag != tar.TypeReg || path.IsAbs(name) || strings.HasPrefix(name, "..") {
 			continue
 		}
-		p := filepath.Join(root, filepath.FromSlash(name))
+		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return "", err
+			return err
 		}
 		out, err := os.Create(p)
 		if err != nil {
-			return "", err
+			return err
 		}
 		_, err = io.Copy(out, tr)
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
 		if err != nil {
-			return "", fmt.Errorf("%s: %s: %w", tgz, name, err)
+			return fmt.Errorf("%s: %s: %w", tgz, name, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(root, ".complete"), nil, 0o644); err != nil {
-		return "", err
-	}
-	return pkg, nil
 }
