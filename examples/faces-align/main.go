@@ -90,7 +90,7 @@ func run(ctx context.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	var orl []image.Image
+	var photos []photo // decoded once; their boxes come with the default search below
 	for ci, c := range classes {
 		if isTest[ci] {
 			continue
@@ -104,10 +104,11 @@ func run(ctx context.Context, data string) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", f, err)
 			}
-			orl = append(orl, img)
+			photos = append(photos, photo{img: img, class: ci})
 		}
 	}
-	fmt.Printf("detection: %d ORL photos of the training subjects, %d LFW View 1 training images in scenes\n", len(orl), len(scenes))
+	orl := len(photos)
+	fmt.Printf("detection: %d ORL photos of the training subjects, %d LFW View 1 training images in scenes\n", orl, len(scenes))
 	def := face.DefaultDetection
 	for _, d := range []face.Detection{
 		{Passes: def.Passes[:1], Threshold: 0.5}, // face-api.js's defaults
@@ -116,54 +117,36 @@ func run(ctx context.Context, data string) error {
 		{Passes: def.Passes[:1], Fallback: def.Fallback, Threshold: def.Threshold},
 		def,
 	} {
-		{
-			fd := faces.WithDetection(d)
-			hit := 0
-			for _, img := range orl {
-				if b, _ := fd.Detect(img); len(b) > 0 {
-					hit++
-				}
+		fd := faces.WithDetection(d)
+		hit := 0
+		for _, p := range photos {
+			if b, _ := fd.Detect(p.img); len(b) > 0 {
+				hit++
 			}
-			shit, stray := 0, 0
-			for i, img := range scenes {
-				b, _ := fd.Detect(img)
-				ok := false
-				for _, bx := range b {
-					if tinyyolo.IoU(bx, truth[i]) >= 0.4 {
-						ok = true
-					} else {
-						stray++
-					}
-				}
-				if ok {
-					shit++
-				}
-			}
-			fmt.Printf("%-60s ORL %d/%d (%.2f%%), LFW scenes %d/%d (%.2f%%), %d stray boxes\n",
-				fmt.Sprintf("%+v", d), hit, len(orl), 100*float64(hit)/float64(len(orl)), shit, len(scenes), 100*float64(shit)/float64(len(scenes)), stray)
 		}
+		sceneHits, stray := 0, 0
+		for i, img := range scenes {
+			b, _ := fd.Detect(img)
+			ok := false
+			for _, bx := range b {
+				if tinyyolo.IoU(bx, truth[i]) >= 0.4 {
+					ok = true
+				} else {
+					stray++
+				}
+			}
+			if ok {
+				sceneHits++
+			}
+		}
+		fmt.Printf("%-60s ORL %d/%d (%.2f%%), LFW scenes %d/%d (%.2f%%), %d stray boxes\n",
+			fmt.Sprintf("%+v", d), hit, orl, 100*float64(hit)/float64(orl), sceneHits, len(scenes), 100*float64(sceneHits)/float64(len(scenes)), stray)
 	}
-	var photos []photo
 	found := 0
-	for ci, c := range classes {
-		if isTest[ci] {
-			continue
-		}
-		for _, f := range byClass[c] {
-			raw, err := fs.ReadFile(src.FS, f)
-			if err != nil {
-				return err
-			}
-			img, err := imageset.Decode(raw)
-			if err != nil {
-				return fmt.Errorf("%s: %w", f, err)
-			}
-			p := photo{img: img, class: ci}
-			if b, err := faces.Detect(img); err == nil && len(b) > 0 {
-				p.box = &b[0]
-				found++
-			}
-			photos = append(photos, p)
+	for i := range photos {
+		if b, err := faces.Detect(photos[i].img); err == nil && len(b) > 0 {
+			photos[i].box = &b[0]
+			found++
 		}
 	}
 	fmt.Printf("%d photos of %d subjects outside the test split; a face detected in %d\n", len(photos), len(classes)-len(test), found)
