@@ -119,12 +119,10 @@ func TestDetectionRecallORL(t *testing.T) {
 	}
 }
 
-// LFW View 2 images pasted at random places and sizes (60 to 240 pixels,
-// in 640×480 scenes) are found: recall over 300 of them, a box counting
-// when it overlaps the pasted square by IoU ≥ 0.4. (The detection
-// settings were chosen on View 1's images, not these.)
-func TestDetectionRecallLFWScenes(t *testing.T) {
-	f := faces(t)
+// lfwView2 opens LFW from $SIAMESE_DATA (skipping without it) with View
+// 2's folds; it is closed when the test ends.
+func lfwView2(t *testing.T) (*face.LFW, [][]face.Pair) {
+	t.Helper()
 	dir := datadir.Domain(face.LFWFolder)
 	if dir == "" {
 		t.Skip("SIAMESE_DATA is not set: no LFW photos")
@@ -133,11 +131,21 @@ func TestDetectionRecallLFWScenes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lfw.Close()
+	t.Cleanup(func() { lfw.Close() })
 	folds, err := lfw.Pairs("pairs.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lfw, folds
+}
+
+// LFW View 2 images pasted at random places and sizes (60 to 240 pixels,
+// in 640×480 scenes) are found: recall over 300 of them, a box counting
+// when it overlaps the pasted square by IoU ≥ 0.4. (The detection
+// settings were chosen on View 1's images, not these.)
+func TestDetectionRecallLFWScenes(t *testing.T) {
+	f := faces(t)
+	lfw, folds := lfwView2(t)
 	seen := map[string]bool{}
 	var names []string
 	for _, fold := range folds {
@@ -292,19 +300,7 @@ func TestHugePhoto(t *testing.T) {
 // the detection is off for crops): 10-fold accuracy at least 90%.
 func TestLFWAsImported(t *testing.T) {
 	m := pretrained(t)
-	dir := datadir.Domain(face.LFWFolder)
-	if dir == "" {
-		t.Skip("SIAMESE_DATA is not set: no LFW")
-	}
-	lfw, err := face.OpenLFW(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lfw.Close()
-	folds, err := lfw.Pairs("pairs.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
+	lfw, folds := lfwView2(t)
 	if len(folds) != 10 || len(folds[0]) != 600 {
 		t.Fatalf("pairs.txt: %d folds of %d pairs, want 10 of 600", len(folds), len(folds[0]))
 	}
