@@ -31,6 +31,9 @@ type Found struct {
 	Item  Item
 	Box   image.Rectangle
 	Score float64
+	// Whole says the item is the whole input (a decoder that finds
+	// nothing: Box and Score are unset).
+	Whole bool
 }
 
 // Finder is a Decoder that can find several items in one input; its
@@ -38,6 +41,20 @@ type Found struct {
 type Finder interface {
 	Decoder
 	Find(raw []byte) ([]Found, error)
+}
+
+// FindItems is the one way an input becomes items, for the CLI and the
+// service alike: every item a Finder finds in it (none is an error of the
+// finder's), or else the one item the decoder makes of it, Whole.
+func FindItems(dec Decoder, raw []byte) ([]Found, error) {
+	if f, ok := dec.(Finder); ok {
+		return f.Find(raw)
+	}
+	it, err := dec.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	return []Found{{Item: it, Whole: true}}, nil
 }
 
 var decoders = registry.New[DecoderFactory]("core: decoder of input kind")

@@ -112,7 +112,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			demoCommand(), trainCommand(), evalCommand(), embedCommand(), compareCommand(), infoCommand(), faceCommand(),
 			domainCommand(signature.Name, "signature", "signature verification: train, evaluate, enroll a writer's references, verify genuine or forged"),
-			questionsCommand(), trackCommand(), pluginsCommand(),
+			questionsCommand(), trackCommand(), pluginsCommand(), serveCommand(), attendanceCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the one-line error
 		OnUsageError:   func(_ *cli.Context, err error, _ bool) error { return err },

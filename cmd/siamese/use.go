@@ -234,32 +234,13 @@ func findFiles(c *cli.Context, m *core.Model, files []string) ([]Face, error) {
 	if err != nil {
 		return nil, err
 	}
-	finder, ok := dec.(core.Finder)
-	if !ok {
-		items, err := readItems(c, m, files)
-		if err != nil {
-			return nil, err
-		}
-		if c.Bool("skip-bad") {
-			files, items = dropBad(files, items)
-		}
-		embs, err := m.Embed(c.Context, items, 0)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]Face, len(files))
-		for i := range files {
-			out[i] = Face{File: files[i], Emb: embs[i]}
-		}
-		return out, nil
-	}
 	var out []Face
 	var items []core.Item
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		var found []core.Found
 		if err == nil {
-			if found, err = finder.Find(raw); err != nil {
+			if found, err = core.FindItems(dec, raw); err != nil {
 				err = fmt.Errorf("%s: %w", f, err)
 			}
 		}
@@ -271,8 +252,12 @@ func findFiles(c *cli.Context, m *core.Model, files []string) ([]Face, error) {
 			return nil, err
 		}
 		for _, fd := range found {
-			box := fd.Box
-			out = append(out, Face{File: f, Box: &box, Score: fd.Score})
+			face := Face{File: f, Score: fd.Score}
+			if !fd.Whole {
+				box := fd.Box
+				face.Box = &box
+			}
+			out = append(out, face)
 			items = append(items, fd.Item)
 		}
 	}

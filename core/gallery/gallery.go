@@ -62,8 +62,12 @@ var ErrEmptyGallery = errors.New("the gallery is empty: enroll someone first")
 
 // New makes an empty gallery for model m that takes 1 to limit images per
 // entry (0: DefaultLimit); the file records the limit.
-func New(m *core.Model, limit int) *Gallery {
-	return &Gallery{ModelID: m.ID(), Dim: m.EmbeddingSize(), MaxImages: limit}
+func New(m *core.Model, limit int) *Gallery { return NewFor(m.ID(), m.EmbeddingSize(), limit) }
+
+// NewFor makes an empty gallery for the model of that ID and embedding
+// size (a service's store, which holds no model).
+func NewFor(modelID string, dim, limit int) *Gallery {
+	return &Gallery{ModelID: modelID, Dim: dim, MaxImages: limit}
 }
 
 // Find returns the person of that name, or nil.
@@ -329,14 +333,19 @@ func (g *Gallery) Save(path string) error {
 // entry, if the file does not exist; an existing file keeps the limit it
 // records). A gallery of another model is refused.
 func Load(path string, m *core.Model, limit int) (*Gallery, error) {
+	return LoadFor(path, m.ID(), m.EmbeddingSize(), limit)
+}
+
+// LoadFor is Load for the model of that ID and embedding size.
+func LoadFor(path, id string, dim, limit int) (*Gallery, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return New(m, limit), nil
+		return NewFor(id, dim, limit), nil
 	}
 	g, err := Read(path)
 	if err != nil {
 		return nil, err
 	}
-	if id := m.ID(); g.ModelID != id {
+	if g.ModelID != id {
 		return nil, fmt.Errorf("gallery %s: made with model %s, not with this model (%s): embeddings of two models do not compare; enroll again with this model", path, g.ModelID, id)
 	}
 	return g, nil
@@ -405,6 +414,11 @@ func Read(path string) (*Gallery, error) {
 // starts an empty one of limit images per entry), applies change and saves
 // it atomically.
 func Update(path string, m *core.Model, limit int, change func(*Gallery) error) (*Gallery, error) {
+	return UpdateFor(path, m.ID(), m.EmbeddingSize(), limit, change)
+}
+
+// UpdateFor is Update for the model of that ID and embedding size.
+func UpdateFor(path, id string, dim, limit int, change func(*Gallery) error) (*Gallery, error) {
 	// Lock the file a symbolic link names, so that writers through the
 	// link and through the real path are serialised.
 	real, err := atomicfile.Resolve(path)
@@ -416,7 +430,7 @@ func Update(path string, m *core.Model, limit int, change func(*Gallery) error) 
 		return nil, fmt.Errorf("lock gallery %s: %w", path, err)
 	}
 	defer lock.Unlock()
-	g, err := Load(path, m, limit)
+	g, err := LoadFor(path, id, dim, limit)
 	if err != nil {
 		return nil, err
 	}
