@@ -24,7 +24,9 @@ import (
 func (s *Server) routes() {
 	mux := http.NewServeMux()
 	admin, kiosk, read := store.ScopeAdmin, store.ScopeKiosk, store.ScopeRead
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, map[string]string{"status": "ok"}) })
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -141,6 +143,7 @@ type found struct {
 	Box       *box      `json:"box,omitempty"`
 	Detection float64   `json:"detection,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
+	upload    int       // the index of its upload
 }
 
 type box struct {
@@ -159,13 +162,13 @@ func (s *Server) find(ctx context.Context, ups []upload) ([]found, error) {
 	start := time.Now()
 	var out []found
 	var items []core.Item
-	for _, u := range ups {
+	for ui, u := range ups {
 		fs, err := core.FindItems(s.dec, u.raw)
 		if err != nil {
 			return nil, fail(http.StatusUnprocessableEntity, "%s: %v", u.name, err)
 		}
 		for _, f := range fs {
-			fd := found{File: u.name}
+			fd := found{File: u.name, upload: ui}
 			if !f.Whole {
 				fd.Box, fd.Detection = boxOf(f.Box), f.Score
 			}
@@ -342,7 +345,7 @@ func (s *Server) enrol(replace bool) func(w http.ResponseWriter, r *http.Request
 		}
 		embs := make([][]float32, 0, len(fs))
 		for i, f := range fs {
-			if i > 0 && f.File == fs[i-1].File {
+			if i > 0 && f.upload == fs[i-1].upload {
 				return fail(http.StatusUnprocessableEntity, "%s: several faces or items found: enrol from %ss of the %s alone", f.File, e.Item, e.Noun)
 			}
 			embs = append(embs, f.Embedding)

@@ -38,7 +38,9 @@ func galleryFor(c *cli.Context, pol core.Policy) string {
 	return c.String("gallery")
 }
 
-func filestoreName(file string) bool { return strings.HasSuffix(file, ".gallery") && serveGalleryName(file) != "" }
+func filestoreName(file string) bool {
+	return strings.HasSuffix(file, ".gallery") && serveGalleryName(file) != ""
+}
 
 func serveCommand() *cli.Command {
 	return &cli.Command{

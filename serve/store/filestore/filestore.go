@@ -249,20 +249,18 @@ func readLines[T any](path string) ([]T, error) {
 		return nil, err
 	}
 	var out []T
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+	for n, line := range bytes.Split(raw, []byte{'\n'}) {
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		var v T
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			slog.Warn("skipped a malformed line", "file", path, "line", n, "error", err)
+		if err := json.Unmarshal(line, &v); err != nil {
+			slog.Warn("skipped a malformed line", "file", path, "line", n+1, "error", err)
 			continue
 		}
 		out = append(out, v)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 func (s *Store) audit(e store.AuditEntry) error {
