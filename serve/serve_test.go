@@ -232,6 +232,8 @@ func today() string { return store.Day(time.Now(), time.UTC) }
 
 func urlPath(s string) string { return url.PathEscape(s) }
 
+func urlQuery(s string) string { return url.QueryEscape(s) }
+
 func fileStore(t testing.TB) store.Store {
 	st, err := filestore.Open(t.TempDir())
 	if err != nil {

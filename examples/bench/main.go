@@ -58,6 +58,12 @@ func main() {
 	facePhoto := flag.Bool("face-photo", false, "benchmark detect + align + embed of one 640×480 photo with the imported face network instead")
 	trackBench := flag.Bool("track", false, "benchmark the tracker's frames per second instead (with -compare: the network's share against PyTorch)")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
+	serveBench := flag.Bool("serve", false, "load the HTTP service on loopback instead: identify by embedding and by photo, check-ins")
+	var so serveOptions
+	flag.StringVar(&so.db, "serve-db", "auto", "with -serve: auto (a throwaway PostgreSQL), files (the file store) or a postgres:// URL")
+	flag.IntVar(&so.seconds, "serve-seconds", 60, "with -serve: seconds of load a phase")
+	flag.IntVar(&so.clients, "serve-clients", 8, "with -serve: concurrent clients")
+	flag.IntVar(&so.subjects, "serve-subjects", 1000, "with -serve: subjects enrolled (5 embeddings each)")
 	peak := flag.Float64("peak", 200, "the machine's fp32 peak in GFLOP/s, for the share column")
 	var o options
 	flag.IntVar(&o.steps, "steps", 10, "timed steps per case (after one warm-up step)")
@@ -78,6 +84,8 @@ func main() {
 		err = runFacePhoto(*reps)
 	case *trackBench:
 		err = runTrack(*reps, *compare, *python)
+	case *serveBench:
+		err = runServe(so)
 	case *pluginCost:
 		err = runPluginOverhead(*reps, 10*o.steps)
 	default:
