@@ -109,3 +109,13 @@ func (o DomainOptions) Float(key string, def float64) (float64, error) {
 	}
 	return f, nil
 }
+
+// Calibrator is a Domain that scores pairs beyond its models' head (a
+// questions model fuses the head's score with a lexical one): after
+// training, its Calibrate fits that scoring (Model.Scoring) on the
+// validation task's data and sets the model's threshold on the resulting
+// score, at the equal-error rate or at false-accept rate far, in place of
+// metrics.Calibrate.
+type Calibrator interface {
+	Calibrate(ctx context.Context, m *Model, task string, far float64) error
+}

@@ -83,7 +83,12 @@ type Model struct {
 	// (and Threshold applies to that score): for example the mean over a
 	// writer's signatures, normalised by their scores among themselves.
 	Rule *ScoreRule
-	Info TrainInfo
+	// Scoring, if set, is how the model's domain combines the head's score
+	// with what it knows beyond the embeddings (a questions model's fusion
+	// with a lexical score, and the corpus statistics it needs); core keeps
+	// it and never reads it.
+	Scoring json.RawMessage
+	Info    TrainInfo
 	// Assets are tensors saved with the model that are not trained: what
 	// its input decoder needs beyond the preprocessing (a face detector's
 	// weights, say). Their names must not clash with the params'.

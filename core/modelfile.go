@@ -42,6 +42,7 @@ type fileHeader struct {
 	Output     []int           `json:"output"`
 	Threshold  float64         `json:"threshold"`
 	Rule       *ScoreRule      `json:"rule,omitempty"`
+	Scoring    json.RawMessage `json:"scoring,omitempty"`
 	Info       TrainInfo       `json:"info"`
 	Tensors    []tensorEntry   `json:"tensors"`
 	Assets     []string        `json:"assets,omitempty"` // names of Tensors that are the model's assets
@@ -59,7 +60,7 @@ func (m *Model) SaveCheckpoint(path string, state json.RawMessage, extra []*Para
 		m.Info.Created = time.Now().UTC().Format(time.RFC3339)
 	}
 	h := fileHeader{Spec: m.Spec, Preprocess: m.Preprocess, Input: m.Tower.Input(), Output: m.Tower.Output(),
-		Threshold: m.Threshold, Rule: m.Rule, Info: m.Info, Trainer: state}
+		Threshold: m.Threshold, Rule: m.Rule, Scoring: m.Scoring, Info: m.Info, Trainer: state}
 	params := append(append(m.Params(), extra...), m.Assets...)
 	for _, p := range params {
 		h.Tensors = append(h.Tensors, tensorEntry{p.Name, p.Shape})
@@ -129,7 +130,7 @@ func LoadCheckpoint(path string) (*Model, json.RawMessage, map[string][]float32,
 	if !equalShape(m.Tower.Input().Shape, h.Input.Shape) && len(h.Input.Shape) > 0 {
 		return fail(fmt.Errorf("the tower takes inputs of shape %v, the header says %v", m.Tower.Input().Shape, h.Input.Shape))
 	}
-	m.Threshold, m.Info, m.Rule = h.Threshold, h.Info, h.Rule
+	m.Threshold, m.Info, m.Rule, m.Scoring = h.Threshold, h.Info, h.Rule, h.Scoring
 	byName := map[string]*Param{}
 	for _, p := range m.Params() {
 		byName[p.Name] = p

@@ -50,7 +50,12 @@ func questionsCommand() *cli.Command {
 						return err
 					}
 					added = len(entries)
-					return g.EnrollAll(entries, true)
+					if err := g.EnrollAll(entries, true); err != nil {
+						return err
+					}
+					// The base's word statistics, for the lexical part of
+					// the score: saved with the embeddings in one write.
+					return questions.IndexStats(g)
 				})
 				if err != nil {
 					return err
@@ -67,7 +72,7 @@ func questionsCommand() *cli.Command {
 			Usage:     "print the questions of an index closest to a question",
 			ArgsUsage: "QUESTION",
 			Flags: []cli.Flag{modelFlag(), &cli.StringFlag{Name: "index", Aliases: []string{"i"}, Value: "questions.idx", Usage: "index file"},
-				intFlag("k", 5, 1, 10000, "how many results"), jsonFlag()},
+				intFlag("k", 5, 1, 10000, "how many results"), &cli.BoolFlag{Name: "explain", Usage: "print the learned and lexical parts of each score"}, jsonFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() < 1 {
 					return fmt.Errorf("search: give a question")
@@ -85,19 +90,21 @@ func questionsCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				hits, err := g.Search(m.Head, e, c.Int("k"))
+				if len(g.People) == 0 {
+					return fmt.Errorf("index %s: %w", c.String("index"), gallery.ErrEmptyGallery)
+				}
+				x, err := questions.NewIndex(g, m)
 				if err != nil {
 					return fmt.Errorf("index %s: %w", c.String("index"), err)
 				}
+				hits := x.Search(q, e, c.Int("k"))
 				type row struct {
-					ID    string  `json:"id"`
-					Score float32 `json:"score"`
-					Text  string  `json:"text"`
-					Same  bool    `json:"duplicate"`
+					questions.Hit
+					Same bool `json:"duplicate"`
 				}
 				rows := make([]row, len(hits))
 				for i, h := range hits {
-					rows[i] = row{h.Name, h.Score, g.Find(h.Name).Note, float64(h.Score) >= m.Threshold}
+					rows[i] = row{h, h.Score >= m.Threshold}
 				}
 				if c.Bool("json") {
 					return printJSON(c, rows)
@@ -106,6 +113,11 @@ func questionsCommand() *cli.Command {
 					mark := ""
 					if r.Same {
 						mark = "  (likely duplicate)"
+					}
+					if c.Bool("explain") {
+						fmt.Fprintf(c.App.Writer, "%s\t%.4f\t%s%s\n\tlearned %.4f × %.3f = %+.3f, lexical (tf-idf cosine in this base) %.4f × %.3f = %+.3f, bias %+.3f\n",
+							r.ID, r.Score, r.Text, mark, r.Learned, fusionOf(m).Learned, r.FromLearned, r.Lexical, fusionOf(m).Lexical, r.FromLexical, fusionOf(m).Bias)
+						continue
 					}
 					fmt.Fprintf(c.App.Writer, "%s\t%.4f\t%s%s\n", r.ID, r.Score, r.Text, mark)
 				}
@@ -129,6 +141,14 @@ func questionsCommand() *cli.Command {
 			},
 		},
 	)
+}
+
+// fusionOf is a model's fusion (zero for a model without one).
+func fusionOf(m *core.Model) questions.Fusion {
+	if sc, err := questions.ParseScoring(m.Scoring); err == nil && sc != nil {
+		return sc.Fusion
+	}
+	return questions.Fusion{Learned: 1}
 }
 
 // textModel loads the --model and its featurizer.
@@ -157,6 +177,9 @@ func readBase(c *cli.Context, path string) ([]questions.Question, error) {
 	base, err := questions.ReadBase(f, path, readOptions(c))
 	if err != nil {
 		return nil, err
+	}
+	if len(base) == 0 {
+		return nil, fmt.Errorf("%s: no question in it (want CSV id,text or one question a line)", path)
 	}
 	seen := map[string]string{}
 	for _, q := range base {
@@ -251,10 +274,14 @@ func dedupe(c *cli.Context, m *core.Model, feat text.Featurizer, path string) er
 		if err != nil {
 			return err
 		}
+		sc, err := questions.ParseScoring(m.Scoring)
+		if err != nil {
+			return err
+		}
 		for i, p := range pairs {
-			s := m.Head.Score(es[2*i].Embeddings[0], es[2*i+1].Embeddings[0])
-			if float64(s) >= m.Threshold {
-				flags = append(flags, flag{p.Where, p.A, p.B, s})
+			s := sc.PairScore(float64(m.Head.Score(es[2*i].Embeddings[0], es[2*i+1].Embeddings[0])), p.A, p.B)
+			if s >= m.Threshold {
+				flags = append(flags, flag{p.Where, p.A, p.B, float32(s)})
 			}
 		}
 	} else {
@@ -271,24 +298,24 @@ func dedupe(c *cli.Context, m *core.Model, feat text.Featurizer, path string) er
 		if err := g.EnrollAll(es, false); err != nil {
 			return err
 		}
+		x, err := questions.NewIndex(g, m)
+		if err != nil {
+			return err
+		}
 		byID := map[string]questions.Question{}
 		for _, q := range base {
 			byID[q.ID] = q
 		}
 		seen := map[[2]string]bool{}
 		for _, q := range base {
-			hits, err := g.Search(m.Head, g.Find(q.ID).Embeddings[0], 2)
-			if err != nil {
-				return err
-			}
-			for _, h := range hits {
-				if h.Name == q.ID || float64(h.Score) < m.Threshold {
+			for _, h := range x.Search(q.Text, g.Find(q.ID).Embeddings[0], 2) {
+				if h.ID == q.ID || h.Score < m.Threshold {
 					continue
 				}
-				key := [2]string{min(q.ID, h.Name), max(q.ID, h.Name)}
+				key := [2]string{min(q.ID, h.ID), max(q.ID, h.ID)}
 				if !seen[key] {
 					seen[key] = true
-					flags = append(flags, flag{q.Where + " ~ " + byID[h.Name].Where, q.Text, byID[h.Name].Text, h.Score})
+					flags = append(flags, flag{q.Where + " ~ " + byID[h.ID].Where, q.Text, byID[h.ID].Text, float32(h.Score)})
 				}
 			}
 		}

@@ -93,6 +93,39 @@ func TestQuestionsCommands(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"embedded": 2`) {
 		t.Errorf("--skip-bad: %v\n%s", err, out)
 	}
+	// --explain shows the two parts of each score.
+	if out, err := run(t, "questions", "search", "-m", model, "-i", idx, "-k", "1", "--explain", "learn Go"); err != nil || !strings.Contains(out, "learned") || !strings.Contains(out, "lexical") {
+		t.Errorf("search --explain: %v\n%s", err, out)
+	}
+	// An index of another model, a truncated index, a base with a
+	// duplicate id, an empty base: one line each, the index unchanged.
+	other := filepath.Join(dir, "other.model")
+	if _, err := run(t, "questions", "train", "--data", data, "--opt", "test=", "--opt", "sts=none", "--steps", "5", "--seed", "9", "-o", other); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(idx)
+	truncated := write("truncated.idx", string(raw[:len(raw)/2]))
+	dup := write("dup.csv", "id,text\nq1,How do I learn Go?\nq2,Rice?\nq1,Again?\n")
+	none := write("none.csv", "id,text\n")
+	before, _ = os.ReadFile(idx)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"search", "-m", other, "-i", idx, "learn Go"}, "made with model"},
+		{[]string{"index", "-m", other, "-o", idx, base}, "made with model"},
+		{[]string{"search", "-m", model, "-i", truncated, "learn Go"}, "truncated.idx"},
+		{[]string{"index", "-m", model, "-o", idx, dup}, `id "q1" already used at`},
+		{[]string{"index", "-m", model, "-o", idx, none}, "none.csv"},
+	} {
+		_, err := run(t, append([]string{"questions"}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: %v; want one line with %q", tc.args, err, tc.want)
+		}
+	}
+	if after, _ := os.ReadFile(idx); string(after) != string(before) {
+		t.Error("a failed index command changed the index")
+	}
 	long := write("long.txt", strings.Repeat("question ", 1<<17)+"\n")
 	if out, err := run(t, "questions", "index", "-m", model, "-o", filepath.Join(dir, "long.idx"), "--json", long); err != nil || !strings.Contains(out, `"embedded": 1`) {
 		t.Errorf("1 MB question: %v\n%s", err, out)

@@ -348,7 +348,11 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
-	if task != "" {
+	if cal, ok := dom.(core.Calibrator); ok && task != "" {
+		if err := cal.Calibrate(ctx, m, task, c.Float64("far")); err != nil {
+			return err
+		}
+	} else if task != "" {
 		if _, err := metrics.Calibrate(ctx, m, dom, task, c.Float64("far")); err != nil {
 			return err
 		}

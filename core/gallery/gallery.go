@@ -52,6 +52,9 @@ type Gallery struct {
 	MaxImages int       `json:"max_images,omitempty"`
 	Dim       int       `json:"dim"`
 	People    []*Person `json:"people"`
+	// Extra is what a domain keeps with its entries, saved and replaced
+	// with them in one write: a question index's word statistics.
+	Extra json.RawMessage `json:"extra,omitempty"`
 
 	db    []float32 // every embedding, row-major (cached for Search)
 	owner []int     // the entry of each row of db

@@ -48,7 +48,10 @@ type Domain struct {
 	Train []Pair // training pairs
 	Val   []Pair // held out from the training source, for calibration
 	Test  []Pair // the other Quora subset
-	cache map[string][]core.Episode
+	// PANTest are PAN's test pairs (its training pairs train), when the
+	// PAN corpus is beside the data: a second, out-of-domain test.
+	PANTest []Pair
+	cache   map[string][]core.Episode
 }
 
 // readFile reads a file of a folder or zip with one of the readers.
@@ -97,8 +100,13 @@ func load(p string, o ReadOptions) (map[string][]Pair, error) {
 // "train_sample"; "" holds out 20% of the pairs instead); "sts", a folder
 // or zip of SemEval STS TSV files added to training (default
 // ../semeval_sts beside the data folder when it exists; "none" for none);
+// "pan", a folder or zip of the PAN paraphrase corpus, whose train CSV
+// is added to training and whose test CSV is the "pan-test" task (default
+// ../pan_paraphrase beside the data folder when it exists; "none");
 // "sts_same" and "sts_diff", the STS score bounds (4 and 1); "val", the
 // share of training pairs held out for calibration (default 0.1);
+// "hard_negatives", how many non-duplicate pairs of many shared words to
+// mine with BM25 among the training pairs and add to them (default 0);
 // "split_seed"; "skip_bad", skip malformed rows instead of failing.
 func Open(o core.DomainOptions) (*Domain, error) {
 	if o.DataDir == "" {
@@ -165,6 +173,33 @@ func Open(o core.DomainOptions) (*Domain, error) {
 			d.Train = append(d.Train, sts[f]...)
 		}
 	}
+	panDir, ok := ex["pan"]
+	if !ok {
+		def := filepath.Join(filepath.Dir(filepath.Clean(o.DataDir)), "pan_paraphrase")
+		if _, err := os.Stat(def); err == nil {
+			panDir = def
+		}
+	}
+	if panDir != "" && panDir != "none" {
+		pan, err := load(datadir.Archive(panDir, "*.zip"), ro)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range sortedKeys(pan) {
+			if strings.Contains(f, "test") {
+				d.PANTest = append(d.PANTest, pan[f]...)
+			} else {
+				d.Train = append(d.Train, pan[f]...)
+			}
+		}
+	}
+	hard, err := o.Int("hard_negatives", 0)
+	if err != nil {
+		return nil, fmt.Errorf("questions: %w", err)
+	}
+	if hard > 0 {
+		d.Train = append(d.Train, HardNegatives(d.Train, hard, rand.New(rand.NewPCG(uint64(seed), 0x4a7d)))...)
+	}
 	if len(d.Train) < 4 {
 		return nil, fmt.Errorf("questions: %d training pairs, at least 4 needed", len(d.Train))
 	}
@@ -179,6 +214,9 @@ func Open(o core.DomainOptions) (*Domain, error) {
 	}
 	if len(d.Val) > 0 {
 		d.desc.Tasks = append(d.desc.Tasks, "val")
+	}
+	if len(d.PANTest) > 0 {
+		d.desc.Tasks = append(d.desc.Tasks, "pan-test")
 	}
 	return d, nil
 }
@@ -221,6 +259,8 @@ func (d *Domain) Episodes(_ context.Context, task string) ([]core.Episode, error
 		pairs = d.Test
 	case "val":
 		pairs = d.Val
+	case "pan-test":
+		pairs = d.PANTest
 	default:
 		return nil, fmt.Errorf("domain questions has no task %q (has %v)", task, d.desc.Tasks)
 	}

@@ -58,6 +58,7 @@ func main() {
 	facePhoto := flag.Bool("face-photo", false, "benchmark detect + align + embed of one 640×480 photo with the imported face network instead")
 	trackBench := flag.Bool("track", false, "benchmark the tracker's frames per second instead (with -compare: the network's share against PyTorch)")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
+	questionsScale := flag.Int("questions", 0, "index and search this many synthetic questions instead (the question issue's scale: 1000000)")
 	serveBench := flag.Bool("serve", false, "load the HTTP service on loopback instead: identify by embedding and by photo, check-ins")
 	var so serveOptions
 	flag.StringVar(&so.db, "serve-db", "auto", "with -serve: auto (a throwaway PostgreSQL), files (the file store) or a postgres:// URL")
@@ -84,6 +85,8 @@ func main() {
 		err = runFacePhoto(*reps)
 	case *trackBench:
 		err = runTrack(*reps, *compare, *python)
+	case *questionsScale > 0:
+		err = runQuestionsScale(*questionsScale)
 	case *serveBench:
 		err = runServe(so)
 	case *pluginCost:

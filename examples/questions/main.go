@@ -1,11 +1,14 @@
 // Command questions reproduces the duplicate-question protocol on the
 // shared data: train the text tower on one Quora subset (the first 1,000
-// pairs) plus SemEval STS, test on the other subset (a random 1,000), and
-// compare with a TF-IDF cosine baseline on the same pairs: accuracy, F1,
-// ROC AUC and log loss on pairs; recall@1, recall@5 and MRR on retrieval
-// among the test subset's questions.
+// pairs; 10% held out for validation), SemEval STS and PAN's training
+// pairs; fit the lexical fusion and every method's threshold on the
+// validation pairs; then compare the model's head, the model's fused
+// score, TF-IDF cosine and BM25 on the other Quora subset and on PAN's
+// test pairs: accuracy, F1, ROC AUC and log loss on pairs; recall@1,
+// recall@5 and MRR on retrieval among each test set's questions.
 //
-//	go run ./examples/questions -steps 30000
+//	go run ./examples/questions -steps 15000
+//	go run ./examples/questions -steps 15000 -hard 5000   # with BM25-mined hard negatives
 package main
 
 import (
@@ -24,6 +27,7 @@ import (
 	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/questions"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	"github.com/siamesenet/siamese/internal/datadir"
 )
 
@@ -31,13 +35,15 @@ func main() {
 	data := flag.String("data", datadir.Domain("quora_pairs"), "Quora pairs folder or zip (default $SIAMESE_DATA/quora_pairs)")
 	steps := flag.Int("steps", 30000, "training steps (64 questions, 128 pairs each)")
 	seed := flag.Uint64("seed", 1, "seed")
+	head := flag.String("head", "", "head (default: the domain's)")
+	hard := flag.Int("hard", 0, "hard negatives mined with BM25 among the training pairs")
 	headConfig := flag.String("head-config", "", "head config as JSON (default: the domain's)")
 	out := flag.String("o", "questions.model", "where to save the model")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := run(ctx, *data, *steps, *seed, *headConfig, *out)
+	r, err := run(ctx, *data, *steps, *seed, *hard, *head, *headConfig, *out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "questions:", err)
 		os.Exit(1)
@@ -46,18 +52,25 @@ func main() {
 		json.NewEncoder(os.Stdout).Encode(r)
 		return
 	}
-	fmt.Printf("Quora duplicates: trained on %d pairs (Quora subset 1 + SemEval STS), %d steps in %.0f s; tested on %d held-out Quora pairs\n\n",
-		r.TrainPairs, r.Steps, r.Seconds, r.TestPairs)
-	fmt.Println("| method | accuracy | F1 | ROC AUC | log loss | recall@1 | recall@5 | MRR |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
-	for _, m := range []Scores{r.Model, r.TFIDF} {
-		fmt.Printf("| %s | %.1f%% | %.3f | %.4f | %.3f | %.1f%% | %.1f%% | %.3f |\n", m.Method, 100*m.Accuracy, m.F1, m.AUC, m.LogLoss,
-			100*m.Retrieval.RecallAt1, 100*m.Retrieval.RecallAt5, m.Retrieval.MRR)
+	fmt.Printf("Question pairs: trained on %d pairs (Quora subset 1, SemEval STS, PAN train), %d steps in %.0f s; fusion fitted and thresholds at the EER of %d validation pairs (Quora subset 1, held out)\n",
+		r.TrainPairs, r.Steps, r.Seconds, r.ValPairs)
+	fmt.Printf("fusion: p(duplicate) = σ(%.3f + %.3f·siamese + %.3f·tf-idf cosine)\n", r.Fusion.Bias, r.Fusion.Learned, r.Fusion.Lexical)
+	for _, set := range r.Sets {
+		fmt.Printf("\n%s: %d pairs; retrieval: %d queries among %d questions\n\n", set.Name, set.Pairs, set.Methods[0].Retrieval.Queries, set.Methods[0].Retrieval.Base)
+		fmt.Println("| method | accuracy | F1 | ROC AUC | log loss | recall@1 | recall@5 | MRR |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+		for _, m := range set.Methods {
+			ll := fmt.Sprintf("%.3f", m.LogLoss)
+			if m.Method == questions.MethodBM25 {
+				ll = "—" // not a probability
+			}
+			fmt.Printf("| %s | %.1f%% | %.3f | %.4f | %s | %.1f%% | %.1f%% | %.3f |\n", m.Method, 100*m.Accuracy, m.F1, m.AUC, ll,
+				100*m.Retrieval.RecallAt1, 100*m.Retrieval.RecallAt5, m.Retrieval.MRR)
+		}
 	}
-	fmt.Printf("\nthresholds calibrated at the EER of %d validation pairs; retrieval: %d queries among %d questions\n", r.ValPairs, r.Model.Retrieval.Queries, r.Model.Retrieval.Base)
 }
 
-// Scores are one method's figures.
+// Scores are one method's figures on one test set.
 type Scores struct {
 	Method    string                    `json:"method"`
 	Accuracy  float64                   `json:"accuracy"`
@@ -68,23 +81,32 @@ type Scores struct {
 	Retrieval questions.RetrievalResult `json:"retrieval"`
 }
 
-// Result is the example's report.
-type Result struct {
-	Steps      int     `json:"steps"`
-	Seconds    float64 `json:"seconds"`
-	TrainPairs int     `json:"train_pairs"`
-	ValPairs   int     `json:"val_pairs"`
-	TestPairs  int     `json:"test_pairs"`
-	Model      Scores  `json:"siamese"`
-	TFIDF      Scores  `json:"tfidf"`
+// Set is a test set's table.
+type Set struct {
+	Name    string   `json:"name"`
+	Pairs   int      `json:"pairs"`
+	Methods []Scores `json:"methods"`
 }
 
-func run(ctx context.Context, data string, steps int, seed uint64, headConfig, out string) (*Result, error) {
-	d, err := questions.Open(core.DomainOptions{DataDir: data})
+// Result is the example's report.
+type Result struct {
+	Steps      int              `json:"steps"`
+	Seconds    float64          `json:"seconds"`
+	TrainPairs int              `json:"train_pairs"`
+	ValPairs   int              `json:"val_pairs"`
+	Fusion     questions.Fusion `json:"fusion"`
+	Sets       []Set            `json:"sets"`
+}
+
+func run(ctx context.Context, data string, steps int, seed uint64, hard int, head, headConfig, out string) (*Result, error) {
+	d, err := questions.Open(core.DomainOptions{DataDir: data, Extra: map[string]string{"hard_negatives": fmt.Sprint(hard)}})
 	if err != nil {
 		return nil, err
 	}
 	spec := d.Describe().Spec
+	if head != "" {
+		spec.Head, spec.HeadConfig = head, nil
+	}
 	if headConfig != "" {
 		spec.HeadConfig = json.RawMessage(headConfig)
 	}
@@ -98,57 +120,56 @@ func run(ctx context.Context, data string, steps int, seed uint64, headConfig, o
 	if err != nil {
 		return nil, err
 	}
-	if _, err := metrics.Calibrate(ctx, m, d, "val", 0); err != nil {
-		return nil, err
-	}
-	r := &Result{Steps: res.Steps, Seconds: res.Seconds, TrainPairs: len(d.Train), ValPairs: len(d.Val), TestPairs: len(d.Test)}
-	eps, err := d.Episodes(ctx, "test")
+	sc, err := d.FitScoring(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := metrics.Evaluate(ctx, m, eps, nil)
+	r := &Result{Steps: res.Steps, Seconds: res.Seconds, TrainPairs: len(d.Train), ValPairs: len(d.Val), Fusion: sc.Fusion}
+	// Every method's threshold at the EER of its scores of the
+	// validation pairs; the model keeps its fused one.
+	val, err := d.Compare(ctx, m, d.Val)
 	if err != nil {
 		return nil, err
 	}
-	r.Model = Scores{Method: "Siamese text tower", Accuracy: v.Accuracy, F1: v.F1, AUC: v.AUC, LogLoss: v.LogLoss, Threshold: m.Threshold}
-	if r.Model.Retrieval, err = d.Retrieval(ctx, m, d.Test); err != nil {
-		return nil, err
-	}
-	// TF-IDF cosine: document frequencies from every question of the
-	// training and test pairs; its threshold at the EER of the same
-	// validation pairs.
-	var corpus []string
-	for _, p := range append(append(append([]questions.Pair(nil), d.Train...), d.Val...), d.Test...) {
-		corpus = append(corpus, p.A, p.B)
-	}
-	tf := questions.NewTFIDF(corpus)
-	cos := func(ps []questions.Pair) ([]float64, []bool) {
-		var s []float64
-		var same []bool
-		for _, p := range ps {
-			s = append(s, questions.Cosine(tf.Vector(p.A), tf.Vector(p.B)))
-			same = append(same, p.Same)
+	thresholds := map[string]float64{}
+	for _, v := range val {
+		vv, err := metrics.Verify(v.Pairs, labels(d.Val), math.NaN())
+		if err != nil {
+			return nil, err
 		}
-		return s, same
+		thresholds[v.Method] = vv.EERThresh
 	}
-	vs, vsame := cos(d.Val)
-	vv, err := metrics.Verify(vs, vsame, math.NaN())
-	if err != nil {
-		return nil, err
+	m.Threshold = thresholds[questions.MethodFused]
+	m.Info.Calibration = &core.Calibration{Task: "val", Pairs: len(d.Val), At: "eer"}
+	for _, set := range []struct {
+		name  string
+		pairs []questions.Pair
+	}{{"Quora subset 2 (held out)", d.Test}, {"PAN test", d.PANTest}} {
+		if len(set.pairs) == 0 {
+			continue
+		}
+		ms, err := d.Compare(ctx, m, set.pairs)
+		if err != nil {
+			return nil, err
+		}
+		out := Set{Name: set.name, Pairs: len(set.pairs)}
+		for _, me := range ms {
+			v, err := metrics.Verify(me.Pairs, labels(set.pairs), thresholds[me.Method])
+			if err != nil {
+				return nil, err
+			}
+			out.Methods = append(out.Methods, Scores{Method: me.Method, Accuracy: v.Accuracy, F1: v.F1, AUC: v.AUC, LogLoss: v.LogLoss, Threshold: thresholds[me.Method], Retrieval: me.Retrieval})
+		}
+		r.Sets = append(r.Sets, out)
 	}
-	ts, tsame := cos(d.Test)
-	tv, err := metrics.Verify(ts, tsame, vv.EERThresh)
-	if err != nil {
-		return nil, err
-	}
-	r.TFIDF = Scores{Method: "TF-IDF cosine", Accuracy: tv.Accuracy, F1: tv.F1, AUC: tv.AUC, LogLoss: tv.LogLoss, Threshold: vv.EERThresh}
-	base, queries := questions.Base(d.Test)
-	vecs := make([]map[string]float64, len(base))
-	for i, s := range base {
-		vecs[i] = tf.Vector(s)
-	}
-	r.TFIDF.Retrieval = questions.Rank(len(base), queries, func(i, j int) float64 { return questions.Cosine(vecs[i], vecs[j]) })
 	m.Info.Domain = questions.Name
-	m.Info.Metrics["test.auc"] = v.AUC
 	return r, m.Save(out)
+}
+
+func labels(ps []questions.Pair) []bool {
+	out := make([]bool, len(ps))
+	for i, p := range ps {
+		out[i] = p.Same
+	}
+	return out
 }
