@@ -2,9 +2,9 @@ package questions
 
 import (
 	"context"
-	"log/slog"
 	"fmt"
 	"github.com/siamesenet/siamese/core/metrics"
+	"log/slog"
 	"math"
 
 	"github.com/siamesenet/siamese/core"
