@@ -3,11 +3,11 @@ package questions
 import (
 	"context"
 	"fmt"
-	"github.com/siamesenet/siamese/core/metrics"
 	"log/slog"
 	"math"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
 	"github.com/siamesenet/siamese/towers/text"
 )
 
