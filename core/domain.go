@@ -119,3 +119,11 @@ func (o DomainOptions) Float(key string, def float64) (float64, error) {
 type Calibrator interface {
 	Calibrate(ctx context.Context, m *Model, task string, far float64) error
 }
+
+// PairScorer is a Domain whose models score pairs beyond their head (a
+// Calibrator's): TaskScores scores the pairs of a task's episodes as the
+// model does (its Scoring included), in order, with whether each pair is
+// of one class. Evaluation uses it for a model that has a Scoring.
+type PairScorer interface {
+	TaskScores(ctx context.Context, m *Model, task string) (scores []float64, same []bool, err error)
+}

@@ -160,3 +160,58 @@ func TestFaceForPretrainedOverGRPC(t *testing.T) {
 		t.Error("the plugin's chips differ from the built-in's")
 	}
 }
+
+// The questions domain served as a plugin calibrates a model (its lexical
+// fusion and threshold) exactly as in process.
+func TestQuestionsCalibrateOverGRPC(t *testing.T) {
+	qDir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,qid1,qid2,question1,question2,is_duplicate\n")
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&b, "%d,1,2,How do I learn topic%d fast?,Best way to learn topic%d?,%d\n", i, i%11, (i+i%2)%11, 1-i%2)
+	}
+	os.WriteFile(filepath.Join(qDir, "pairs.csv"), []byte(b.String()), 0o644)
+	opts := core.DomainOptions{DataDir: qDir, Extra: map[string]string{"test": "", "sts": "none", "pan": "none", "val": "0.3"}}
+	open := func(o core.DomainOptions) (core.Domain, error) { return questions.Open(o) }
+	local, err := open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	remote, err := inProcess(t, Config{Name: "questions", Version: "1", Open: open}).Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, ok := remote.(core.Calibrator)
+	if !ok {
+		t.Fatal("the questions plugin does not calibrate")
+	}
+	desc := local.Describe()
+	ml, _ := core.New(desc.Spec, desc.Preprocess, 5)
+	mr, _ := core.New(desc.Spec, desc.Preprocess, 5)
+	if err := local.(core.Calibrator).Calibrate(ctx, ml, "val", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.Calibrate(ctx, mr, "val", 0); err != nil {
+		t.Fatal(err)
+	}
+	if ml.Threshold != mr.Threshold || string(ml.Scoring) != string(mr.Scoring) || len(mr.Scoring) == 0 || !reflect.DeepEqual(ml.Info.Calibration, mr.Info.Calibration) {
+		t.Fatalf("calibrated differently:\nin process %v %s %+v\nplugin     %v %s %+v", ml.Threshold, ml.Scoring[:min(80, len(ml.Scoring))], ml.Info.Calibration, mr.Threshold, mr.Scoring[:min(80, len(mr.Scoring))], mr.Info.Calibration)
+	}
+	ls, lsame, err := local.(core.PairScorer).TaskScores(ctx, ml, "val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, rsame, err := remote.(core.PairScorer).TaskScores(ctx, mr, "val")
+	if err != nil || !reflect.DeepEqual(ls, rs) || !reflect.DeepEqual(lsame, rsame) {
+		t.Fatalf("pair scores differ in and out of process: %v", err)
+	}
+	// A domain that does not calibrate itself is not a Calibrator.
+	g, err := inProcess(t, Config{Name: "glyphs", Version: "1", Open: openGlyphs}).Open(ctx, core.DomainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g.(core.Calibrator); ok {
+		t.Error("the glyphs plugin claims to calibrate")
+	}
+}

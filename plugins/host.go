@@ -218,7 +218,86 @@ func (p *Plugin) Open(ctx context.Context, o core.DomainOptions) (d core.Domain,
 	if err != nil {
 		return nil, p.wrap("open", err)
 	}
-	return &remote{p: p, desc: desc}, nil
+	r := &remote{p: p, desc: desc}
+	if m.Calibrates {
+		return &calibrating{r}, nil
+	}
+	return r, nil
+}
+
+// calibrating is a plugin's domain that calibrates and scores its models
+// itself (core.Calibrator, core.PairScorer), as it does in process.
+type calibrating struct{ *remote }
+
+// saved saves m where the plugin can read it (it runs on this machine).
+func saved(m *core.Model) (path string, done func(), err error) {
+	dir, err := os.MkdirTemp("", "siamese-model-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, "model")
+	if err := m.Save(path); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// TaskScores implements core.PairScorer.
+func (c *calibrating) TaskScores(ctx context.Context, m *core.Model, task string) ([]float64, []bool, error) {
+	path, done, err := saved(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, c.p.timeout*20)
+	defer cancel()
+	rep, err := c.p.rpc.Score(ctx, &pb.ScoreRequest{ModelPath: path, Task: task})
+	if err != nil {
+		return nil, nil, c.p.wrap("score", err)
+	}
+	if len(rep.Scores) != len(rep.Same) {
+		return nil, nil, c.p.wrap("score", fmt.Errorf("%d scores for %d pairs", len(rep.Scores), len(rep.Same)))
+	}
+	return rep.Scores, rep.Same, nil
+}
+
+// Calibrate implements core.Calibrator: the model is saved to a temporary
+// file the plugin reads (it runs on this machine), and what the plugin
+// set is copied back into m.
+func (c *calibrating) Calibrate(ctx context.Context, m *core.Model, task string, far float64) error {
+	path, done, err := saved(m)
+	if err != nil {
+		return err
+	}
+	defer done()
+	// Calibration embeds the validation data: allow it longer than one
+	// answer.
+	ctx, cancel := context.WithTimeout(ctx, c.p.timeout*20)
+	defer cancel()
+	rep, err := c.p.rpc.Calibrate(ctx, &pb.CalibrateRequest{ModelPath: path, Task: task, Far: far})
+	if err != nil {
+		return c.p.wrap("calibrate", err)
+	}
+	var cal core.Calibration
+	metrics := map[string]float64{}
+	if err := json.Unmarshal(rep.Calibration, &cal); err != nil {
+		return c.p.wrap("calibrate", err)
+	}
+	if err := json.Unmarshal(rep.Metrics, &metrics); err != nil {
+		return c.p.wrap("calibrate", err)
+	}
+	m.Threshold, m.Scoring, m.Info.Calibration = rep.Threshold, rep.Scoring, &cal
+	if len(m.Scoring) == 0 {
+		m.Scoring = nil
+	}
+	if m.Info.Metrics == nil {
+		m.Info.Metrics = map[string]float64{}
+	}
+	for k, v := range metrics {
+		m.Info.Metrics[k] = v
+	}
+	return nil
 }
 
 // remote is a plugin's domain seen from the host.

@@ -26,6 +26,15 @@ import (
 	"github.com/siamesenet/siamese/core"
 	pb "github.com/siamesenet/siamese/plugins/proto"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	// A domain that calibrates its models (Calibrate) loads them: every
+	// head is registered (a domain registers its own towers).
+	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
+	_ "github.com/siamesenet/siamese/heads/l1sigmoid"
+	_ "github.com/siamesenet/siamese/heads/xcorr"
 )
 
 // ProtocolVersion is the newest plugin protocol this build speaks. A later
@@ -150,7 +159,66 @@ func (s *server) Open(_ context.Context, req *pb.OpenRequest) (*pb.Description, 
 	if reflect.DeepEqual(desc.Policy, core.Policy{}) {
 		desc.Policy = s.cfg.Policy
 	}
-	return toDescription(desc)
+	m, err := toDescription(desc)
+	if err != nil {
+		return nil, err
+	}
+	_, cal := d.(core.Calibrator)
+	_, ps := d.(core.PairScorer)
+	m.Calibrates = cal && ps
+	return m, nil
+}
+
+// Score scores a task's pairs as the model the host saved scores them
+// (core.PairScorer).
+func (s *server) Score(ctx context.Context, req *pb.ScoreRequest) (*pb.ScoreReply, error) {
+	d, err := s.domain()
+	if err != nil {
+		return nil, err
+	}
+	ps, ok := d.(core.PairScorer)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this domain does not score pairs itself")
+	}
+	m, err := core.Load(req.ModelPath)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	scores, same, err := ps.TaskScores(ctx, m, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ScoreReply{Scores: scores, Same: same}, nil
+}
+
+// Calibrate runs the domain's own calibration (core.Calibrator) on the
+// model the host saved, and answers what it set.
+func (s *server) Calibrate(ctx context.Context, req *pb.CalibrateRequest) (*pb.CalibrateReply, error) {
+	d, err := s.domain()
+	if err != nil {
+		return nil, err
+	}
+	cal, ok := d.(core.Calibrator)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this domain does not calibrate its models itself")
+	}
+	m, err := core.Load(req.ModelPath)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if err := cal.Calibrate(ctx, m, req.Task, req.Far); err != nil {
+		return nil, err
+	}
+	rep := &pb.CalibrateReply{Threshold: m.Threshold, Scoring: m.Scoring}
+	if rep.Calibration, err = json.Marshal(m.Info.Calibration); err != nil {
+		return nil, err
+	}
+	if rep.Metrics, err = json.Marshal(m.Info.Metrics); err != nil {
+		return nil, err
+	}
+	return rep, nil
 }
 
 func (s *server) Pairs(req *pb.PairRequest, out pb.Domain_PairsServer) error {

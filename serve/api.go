@@ -144,6 +144,7 @@ type found struct {
 	Detection float64   `json:"detection,omitempty"`
 	Embedding []float32 `json:"embedding,omitempty"`
 	upload    int       // the index of its upload
+	raw       []byte    // the upload's bytes (a question's text)
 }
 
 type box struct {
@@ -168,7 +169,7 @@ func (s *Server) find(ctx context.Context, ups []upload) ([]found, error) {
 			return nil, fail(http.StatusUnprocessableEntity, "%s: %v", u.name, err)
 		}
 		for _, f := range fs {
-			fd := found{File: u.name, upload: ui}
+			fd := found{File: u.name, upload: ui, raw: u.raw}
 			if !f.Whole {
 				fd.Box, fd.Detection = boxOf(f.Box), f.Score
 			}
@@ -401,9 +402,9 @@ type identified struct {
 // Unknown is the name identify gives an item under the threshold.
 const Unknown = "unknown"
 
-func (s *Server) search(g string, probe []float32, k int) ([]gallery.Match, error) {
+func (s *Server) search(g string, raw []byte, probe []float32, k int) ([]gallery.Match, error) {
 	start := time.Now()
-	ms, err := s.index.identify(g, s.cfg.Model.Head, probe, k, s.cfg.Model.Threshold)
+	ms, err := s.index.identify(g, s.cfg.Model.Head, raw, probe, k, s.cfg.Model.Threshold)
 	s.metrics.search.Observe(time.Since(start).Seconds())
 	if err == nil && len(ms) > 0 {
 		if ms[0].Known {
@@ -418,7 +419,7 @@ func (s *Server) search(g string, probe []float32, k int) ([]gallery.Match, erro
 func (s *Server) identifyAll(g string, fs []found, k int) ([]identified, error) {
 	out := make([]identified, 0, len(fs))
 	for _, f := range fs {
-		ms, err := s.search(g, f.Embedding, k)
+		ms, err := s.search(g, f.raw, f.Embedding, k)
 		if err != nil {
 			return nil, err
 		}

@@ -22,6 +22,10 @@ type index struct {
 	mu        sync.RWMutex
 	galleries map[string]*gallery.Gallery
 	loaded    bool
+	// searcher makes a gallery's Search (nil: the head's scan); searches
+	// caches them until their gallery changes.
+	searcher func(g *gallery.Gallery) (Search, error)
+	searches map[string]Search
 }
 
 func newIndex(st store.Store, modelID string) *index {
@@ -48,7 +52,7 @@ func (x *index) reload(ctx context.Context) error {
 		fresh[info.Name] = g
 	}
 	x.mu.Lock()
-	x.galleries, x.loaded = fresh, true
+	x.galleries, x.loaded, x.searches = fresh, true, nil
 	x.mu.Unlock()
 	return nil
 }
@@ -108,6 +112,7 @@ func (x *index) put(s store.Subject) error {
 	if g == nil {
 		return fmt.Errorf("gallery %q: %w", s.Gallery, store.ErrNotFound)
 	}
+	delete(x.searches, s.Gallery)
 	return g.EnrollAll([]*gallery.Person{{Name: s.Name, Note: s.Note, Added: s.Added, Embeddings: s.Embeddings}}, true)
 }
 
@@ -117,6 +122,7 @@ func (x *index) remove(name, subject string) {
 	defer x.mu.Unlock()
 	if g := x.galleries[name]; g != nil && g.Find(subject) != nil {
 		g.Remove(subject)
+		delete(x.searches, name)
 	}
 }
 
@@ -157,12 +163,31 @@ func (x *index) ready() bool {
 	return x.loaded
 }
 
-// identify returns the top k subjects of a gallery for a probe.
-func (x *index) identify(name string, h core.Head, probe []float32, k int, threshold float64) ([]gallery.Match, error) {
+// identify returns the top k subjects of a gallery for a probe (raw, the
+// upload it came from, for a Searcher).
+func (x *index) identify(name string, h core.Head, raw []byte, probe []float32, k int, threshold float64) ([]gallery.Match, error) {
 	var out []gallery.Match
 	err := x.with(name, func(g *gallery.Gallery) error {
 		if len(g.People) == 0 {
 			return gallery.ErrEmptyGallery
+		}
+		if x.searcher != nil {
+			s := x.searches[name]
+			if s == nil {
+				var err error
+				if s, err = x.searcher(g); err != nil {
+					return err
+				}
+				if x.searches == nil {
+					x.searches = map[string]Search{}
+				}
+				x.searches[name] = s
+			}
+			out = s(raw, probe, k)
+			for i := range out {
+				out[i].Known = float64(out[i].Score) >= threshold
+			}
+			return nil
 		}
 		ms, err := g.Search(h, probe, k)
 		for i := range ms {

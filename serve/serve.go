@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
 	"github.com/siamesenet/siamese/serve/store"
 )
 
@@ -55,7 +56,17 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Logger logs each request (nil: slog.Default()).
 	Logger *slog.Logger
+	// Searcher, if set, searches a gallery in place of the head's exact
+	// scan, for a model that scores beyond its head (a questions model's
+	// lexical fusion: questions.GallerySearcher). It is made again after
+	// the gallery changes.
+	Searcher func(g *gallery.Gallery) (Search, error)
 }
+
+// Search returns the k best entries of a gallery for an upload (its raw
+// bytes: a question's text) and its embedding, best first, with scores on
+// the model's threshold's scale.
+type Search func(raw []byte, emb []float32, k int) []gallery.Match
 
 // DefaultMaxUpload is the default bound of a request's body: 20 MiB.
 const DefaultMaxUpload = 20 << 20
@@ -102,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, dec: cfg.Decoder, index: newIndex(cfg.Store, cfg.Model.ID()), log: cfg.Logger}
+	s.index.searcher = cfg.Searcher
 	var err error
 	if s.metrics, err = newMetrics(cfg.Registerer, cfg.Gatherer, s.index); err != nil {
 		return nil, err
@@ -134,6 +146,9 @@ func (s *Server) Start(ctx context.Context) error {
 	})
 	return nil
 }
+
+// Store is the server's store.
+func (s *Server) Store() store.Store { return s.cfg.Store }
 
 // Handler is the service's HTTP handler: the API, the page, /healthz,
 // /readyz and /metrics.

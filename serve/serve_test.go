@@ -204,6 +204,15 @@ func newHarness(t testing.TB, st store.Store, cfg serve.Config) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := harnessFor(t, srv)
+	h.st, h.m = st, cfg.Model
+	return h
+}
+
+// harnessFor starts srv on an httptest server with a key of each scope
+// in its store.
+func harnessFor(t testing.TB, srv *serve.Server) *harness {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	if err := srv.Start(ctx); err != nil {
@@ -211,7 +220,8 @@ func newHarness(t testing.TB, st store.Store, cfg serve.Config) *harness {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	h := &harness{srv: srv, http: hs, st: st, m: cfg.Model, anon: client{t, hs.URL, ""}}
+	st := srv.Store()
+	h := &harness{srv: srv, http: hs, st: st, anon: client{t, hs.URL, ""}}
 	for _, k := range []struct {
 		scope store.Scope
 		c     *client

@@ -58,6 +58,17 @@ func evalCommand() *cli.Command {
 					return err
 				}
 			}
+			// A model that scores beyond its head (a questions model's
+			// lexical fusion) is verified on the score it gives.
+			if ps, ok := dom.(core.PairScorer); ok && len(m.Scoring) > 0 {
+				scores, same, err := ps.TaskScores(c.Context, m, task)
+				if err != nil {
+					return err
+				}
+				if v, err = metrics.Verify(scores, same, m.Threshold); err != nil {
+					return err
+				}
+			}
 			if dir := c.String("plots"); dir != "" {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return err

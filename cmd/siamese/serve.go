@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
+	"github.com/siamesenet/siamese/domains/questions"
 	"github.com/siamesenet/siamese/serve"
 	"github.com/siamesenet/siamese/serve/store"
 	"github.com/urfave/cli/v2"
@@ -96,6 +98,12 @@ func serveCommand() *cli.Command {
 			log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
 			cfg := serve.Config{Model: m, Decoder: dec, Store: st, Enrolment: pol.Enrolment, Attendance: pol.Enrolment != nil && pol.Enrolment.Detect,
 				DefaultGallery: def, OncePerDay: c.Bool("once-per-day"), Location: loc, MaxUpload: int64(c.Int("max-upload-mb")) << 20, Logger: log}
+			if gs := questions.GallerySearcher(m); gs != nil { // a questions model's lexical fusion
+				cfg.Searcher = func(g *gallery.Gallery) (serve.Search, error) {
+					f, err := gs(g)
+					return f, err
+				}
+			}
 			srv, err := serve.New(cfg)
 			if err != nil {
 				return err

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
@@ -162,7 +164,9 @@ func (d *Domain) FitScoring(ctx context.Context, m *core.Model) (*Scoring, error
 		for _, j := range append(topK(ls, HardRanks), topK(xs, HardRanks)...) {
 			pick[j] = true
 		}
-		for j := range pick {
+		delete(pick, q[0]) // a base smaller than HardRanks: they come last
+		delete(pick, q[1])
+		for _, j := range slices.Sorted(maps.Keys(pick)) {
 			diffs = append(diffs, RankPair{tl - float64(ls[j]), tx - float64(xs[j])})
 		}
 	}
@@ -209,7 +213,7 @@ func (d *Domain) Calibrate(ctx context.Context, m *core.Model, task string, far 
 		slog.Warn("no lexical fusion: the threshold is calibrated on the learned score alone", "reason", err)
 		m.Scoring, sc = nil, nil
 	}
-	scores, err := d.PairScores(ctx, m, sc, d.Val)
+	scores, err := d.ScorePairs(ctx, m, sc, d.Val)
 	if err != nil {
 		return err
 	}
@@ -239,10 +243,39 @@ func (d *Domain) Calibrate(ctx context.Context, m *core.Model, task string, far 
 	return nil
 }
 
-// PairScores scores pairs as the model does outside a base: the fused
+// TaskScores implements core.PairScorer: the pairs of a task scored as
+// the model scores them (fused, when it has a scoring).
+func (d *Domain) TaskScores(ctx context.Context, m *core.Model, task string) ([]float64, []bool, error) {
+	var pairs []Pair
+	switch task {
+	case "test":
+		pairs = d.Test
+	case "val":
+		pairs = d.Val
+	case "pan-test":
+		pairs = d.PANTest
+	default:
+		return nil, nil, fmt.Errorf("domain questions has no task %q (has %v)", task, d.desc.Tasks)
+	}
+	sc, err := ParseScoring(m.Scoring)
+	if err != nil {
+		return nil, nil, err
+	}
+	scores, err := d.ScorePairs(ctx, m, sc, pairs)
+	if err != nil {
+		return nil, nil, err
+	}
+	same := make([]bool, len(pairs))
+	for i, p := range pairs {
+		same[i] = p.Same
+	}
+	return scores, same, nil
+}
+
+// ScorePairs scores pairs as the model does outside a base: the fused
 // score with the statistics the model keeps, or the head's score for a
 // model without a scoring (sc nil).
-func (d *Domain) PairScores(ctx context.Context, m *core.Model, sc *Scoring, pairs []Pair) ([]float64, error) {
+func (d *Domain) ScorePairs(ctx context.Context, m *core.Model, sc *Scoring, pairs []Pair) ([]float64, error) {
 	texts := make([]string, 0, 2*len(pairs))
 	for _, p := range pairs {
 		texts = append(texts, p.A, p.B)

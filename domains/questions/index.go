@@ -195,3 +195,28 @@ func topK(v []float32, k int) []int {
 	}
 	return idx
 }
+
+// GallerySearcher is how a service searches a gallery of questions with
+// model m: a search made from the gallery as it is (made again when it
+// changes), ranking by the fused score with the gallery's own word
+// statistics; nil for a model without a lexical fusion, whose head's scan
+// is the search.
+func GallerySearcher(m *core.Model) func(g *gallery.Gallery) (func(raw []byte, emb []float32, k int) []gallery.Match, error) {
+	if sc, err := ParseScoring(m.Scoring); err != nil || sc == nil {
+		return nil
+	}
+	return func(g *gallery.Gallery) (func(raw []byte, emb []float32, k int) []gallery.Match, error) {
+		x, err := NewIndex(g, m)
+		if err != nil {
+			return nil, err
+		}
+		return func(raw []byte, emb []float32, k int) []gallery.Match {
+			hits := x.Search(string(raw), emb, k)
+			out := make([]gallery.Match, len(hits))
+			for i, h := range hits {
+				out[i] = gallery.Match{Name: h.ID, Score: float32(h.Score)}
+			}
+			return out
+		}, nil
+	}
+}

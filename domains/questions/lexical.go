@@ -237,6 +237,28 @@ func logistic(xs [][]float64, ys []bool) ([]float64, error) {
 	k := len(xs[0])
 	const lambda = 1e-3
 	w := make([]float64, k)
+	loss := func(w []float64) float64 {
+		var l float64
+		for i, x := range xs {
+			var z float64
+			for a := range k {
+				z += w[a] * x[a]
+			}
+			if !ys[i] {
+				z = -z
+			}
+			if z > 0 { // log(1 + e^−z), without overflow either way
+				l += math.Log1p(math.Exp(-z))
+			} else {
+				l += -z + math.Log1p(math.Exp(z))
+			}
+		}
+		var r float64
+		for _, v := range w {
+			r += v * v
+		}
+		return l/float64(len(xs)) + lambda/2*r
+	}
 	for range 100 {
 		g := make([]float64, k)
 		h := make([][]float64, k)
@@ -272,12 +294,24 @@ func logistic(xs [][]float64, ys []bool) ([]float64, error) {
 		if !ok {
 			break
 		}
+		// Damped: halve the step until the loss does not grow (a nearly
+		// separable set makes the full Newton step overshoot).
+		cur := loss(w)
+		next := make([]float64, k)
+		for t := 1.0; t > 1e-9; t /= 2 {
+			for a := range k {
+				next[a] = w[a] - t*step[a]
+			}
+			if l := loss(next); l <= cur || math.IsNaN(cur) {
+				break
+			}
+		}
 		done := true
 		for a := range k {
-			w[a] -= step[a]
-			if math.Abs(step[a]) > 1e-10 {
+			if math.Abs(next[a]-w[a]) > 1e-10 {
 				done = false
 			}
+			w[a] = next[a]
 		}
 		if done {
 			break
@@ -285,7 +319,7 @@ func logistic(xs [][]float64, ys []bool) ([]float64, error) {
 	}
 	for _, v := range w {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, errors.New("fusion: the fit diverged")
+			return nil, fmt.Errorf("fusion: the fit diverged (%v)", w)
 		}
 	}
 	return w, nil

@@ -274,8 +274,9 @@ type Description struct {
 	Preprocess    []byte                 `protobuf:"bytes,10,opt,name=preprocess,proto3" json:"preprocess,omitempty"` // core.Preprocess as JSON
 	Splits        []string               `protobuf:"bytes,11,rep,name=splits,proto3" json:"splits,omitempty"`
 	Tasks         []string               `protobuf:"bytes,12,rep,name=tasks,proto3" json:"tasks,omitempty"`
-	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`     // core.ScoreRule as JSON; empty when none
-	Policy        []byte                 `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"` // core.Policy as JSON; empty from plugins older than it (defaults)
+	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`              // core.ScoreRule as JSON; empty when none
+	Policy        []byte                 `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"`          // core.Policy as JSON; empty from plugins older than it (defaults)
+	Calibrates    bool                   `protobuf:"varint,15,opt,name=calibrates,proto3" json:"calibrates,omitempty"` // the domain calibrates and scores its models itself (Calibrate, Score)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +407,13 @@ func (x *Description) GetPolicy() []byte {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *Description) GetCalibrates() bool {
+	if x != nil {
+		return x.Calibrates
+	}
+	return false
 }
 
 type PairRequest struct {
@@ -768,6 +776,238 @@ func (x *DecodeRequest) GetRaw() []byte {
 	return nil
 }
 
+type CalibrateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelPath     string                 `protobuf:"bytes,1,opt,name=model_path,json=modelPath,proto3" json:"model_path,omitempty"` // the trained model, saved by the host (plugins run on its machine)
+	Task          string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	Far           float64                `protobuf:"fixed64,3,opt,name=far,proto3" json:"far,omitempty"` // 0: at the equal-error rate
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalibrateRequest) Reset() {
+	*x = CalibrateRequest{}
+	mi := &file_domain_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalibrateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalibrateRequest) ProtoMessage() {}
+
+func (x *CalibrateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalibrateRequest.ProtoReflect.Descriptor instead.
+func (*CalibrateRequest) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CalibrateRequest) GetModelPath() string {
+	if x != nil {
+		return x.ModelPath
+	}
+	return ""
+}
+
+func (x *CalibrateRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+func (x *CalibrateRequest) GetFar() float64 {
+	if x != nil {
+		return x.Far
+	}
+	return 0
+}
+
+type CalibrateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Threshold     float64                `protobuf:"fixed64,1,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Scoring       []byte                 `protobuf:"bytes,2,opt,name=scoring,proto3" json:"scoring,omitempty"`         // core.Model's Scoring (JSON), empty for none
+	Calibration   []byte                 `protobuf:"bytes,3,opt,name=calibration,proto3" json:"calibration,omitempty"` // core.Calibration as JSON
+	Metrics       []byte                 `protobuf:"bytes,4,opt,name=metrics,proto3" json:"metrics,omitempty"`         // what the calibration measured, a JSON object of numbers
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CalibrateReply) Reset() {
+	*x = CalibrateReply{}
+	mi := &file_domain_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalibrateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalibrateReply) ProtoMessage() {}
+
+func (x *CalibrateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalibrateReply.ProtoReflect.Descriptor instead.
+func (*CalibrateReply) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CalibrateReply) GetThreshold() float64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+func (x *CalibrateReply) GetScoring() []byte {
+	if x != nil {
+		return x.Scoring
+	}
+	return nil
+}
+
+func (x *CalibrateReply) GetCalibration() []byte {
+	if x != nil {
+		return x.Calibration
+	}
+	return nil
+}
+
+func (x *CalibrateReply) GetMetrics() []byte {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+type ScoreRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelPath     string                 `protobuf:"bytes,1,opt,name=model_path,json=modelPath,proto3" json:"model_path,omitempty"`
+	Task          string                 `protobuf:"bytes,2,opt,name=task,proto3" json:"task,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreRequest) Reset() {
+	*x = ScoreRequest{}
+	mi := &file_domain_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreRequest) ProtoMessage() {}
+
+func (x *ScoreRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreRequest.ProtoReflect.Descriptor instead.
+func (*ScoreRequest) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ScoreRequest) GetModelPath() string {
+	if x != nil {
+		return x.ModelPath
+	}
+	return ""
+}
+
+func (x *ScoreRequest) GetTask() string {
+	if x != nil {
+		return x.Task
+	}
+	return ""
+}
+
+type ScoreReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Scores        []float64              `protobuf:"fixed64,1,rep,packed,name=scores,proto3" json:"scores,omitempty"`
+	Same          []bool                 `protobuf:"varint,2,rep,packed,name=same,proto3" json:"same,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoreReply) Reset() {
+	*x = ScoreReply{}
+	mi := &file_domain_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoreReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoreReply) ProtoMessage() {}
+
+func (x *ScoreReply) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoreReply.ProtoReflect.Descriptor instead.
+func (*ScoreReply) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ScoreReply) GetScores() []float64 {
+	if x != nil {
+		return x.Scores
+	}
+	return nil
+}
+
+func (x *ScoreReply) GetSame() []bool {
+	if x != nil {
+		return x.Same
+	}
+	return nil
+}
+
 var File_domain_proto protoreflect.FileDescriptor
 
 const file_domain_proto_rawDesc = "" +
@@ -794,7 +1034,7 @@ const file_domain_proto_rawDesc = "" +
 	"\x06Tensor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x05R\x05shape\x12\x12\n" +
-	"\x04data\x18\x03 \x03(\x02R\x04data\"\x8b\x03\n" +
+	"\x04data\x18\x03 \x03(\x02R\x04data\"\xab\x03\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
@@ -815,7 +1055,10 @@ const file_domain_proto_rawDesc = "" +
 	"\x06splits\x18\v \x03(\tR\x06splits\x12\x14\n" +
 	"\x05tasks\x18\f \x03(\tR\x05tasks\x12\x12\n" +
 	"\x04rule\x18\r \x01(\fR\x04rule\x12\x16\n" +
-	"\x06policy\x18\x0e \x01(\fR\x06policy\"\x93\x01\n" +
+	"\x06policy\x18\x0e \x01(\fR\x06policy\x12\x1e\n" +
+	"\n" +
+	"calibrates\x18\x0f \x01(\bR\n" +
+	"calibrates\"\x93\x01\n" +
 	"\vPairRequest\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x14\n" +
@@ -840,13 +1083,33 @@ const file_domain_proto_rawDesc = "" +
 	"\vquery_label\x18\x04 \x03(\x05R\n" +
 	"queryLabel\"!\n" +
 	"\rDecodeRequest\x12\x10\n" +
-	"\x03raw\x18\x01 \x01(\fR\x03raw2\xfb\x02\n" +
+	"\x03raw\x18\x01 \x01(\fR\x03raw\"W\n" +
+	"\x10CalibrateRequest\x12\x1d\n" +
+	"\n" +
+	"model_path\x18\x01 \x01(\tR\tmodelPath\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\x12\x10\n" +
+	"\x03far\x18\x03 \x01(\x01R\x03far\"\x84\x01\n" +
+	"\x0eCalibrateReply\x12\x1c\n" +
+	"\tthreshold\x18\x01 \x01(\x01R\tthreshold\x12\x18\n" +
+	"\ascoring\x18\x02 \x01(\fR\ascoring\x12 \n" +
+	"\vcalibration\x18\x03 \x01(\fR\vcalibration\x12\x18\n" +
+	"\ametrics\x18\x04 \x01(\fR\ametrics\"A\n" +
+	"\fScoreRequest\x12\x1d\n" +
+	"\n" +
+	"model_path\x18\x01 \x01(\tR\tmodelPath\x12\x12\n" +
+	"\x04task\x18\x02 \x01(\tR\x04task\"8\n" +
+	"\n" +
+	"ScoreReply\x12\x16\n" +
+	"\x06scores\x18\x01 \x03(\x01R\x06scores\x12\x12\n" +
+	"\x04same\x18\x02 \x03(\bR\x04same2\x9d\x04\n" +
 	"\x06Domain\x12I\n" +
 	"\x05About\x12 .siamese.plugins.v1.AboutRequest\x1a\x1e.siamese.plugins.v1.AboutReply\x12H\n" +
 	"\x04Open\x12\x1f.siamese.plugins.v1.OpenRequest\x1a\x1f.siamese.plugins.v1.Description\x12E\n" +
 	"\x05Pairs\x12\x1f.siamese.plugins.v1.PairRequest\x1a\x19.siamese.plugins.v1.Batch0\x01\x12N\n" +
 	"\bEpisodes\x12#.siamese.plugins.v1.EpisodesRequest\x1a\x1b.siamese.plugins.v1.Episode0\x01\x12E\n" +
-	"\x06Decode\x12!.siamese.plugins.v1.DecodeRequest\x1a\x18.siamese.plugins.v1.ItemB-Z+github.com/siamesenet/siamese/plugins/protob\x06proto3"
+	"\x06Decode\x12!.siamese.plugins.v1.DecodeRequest\x1a\x18.siamese.plugins.v1.Item\x12U\n" +
+	"\tCalibrate\x12$.siamese.plugins.v1.CalibrateRequest\x1a\".siamese.plugins.v1.CalibrateReply\x12I\n" +
+	"\x05Score\x12 .siamese.plugins.v1.ScoreRequest\x1a\x1e.siamese.plugins.v1.ScoreReplyB-Z+github.com/siamesenet/siamese/plugins/protob\x06proto3"
 
 var (
 	file_domain_proto_rawDescOnce sync.Once
@@ -860,23 +1123,27 @@ func file_domain_proto_rawDescGZIP() []byte {
 	return file_domain_proto_rawDescData
 }
 
-var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_domain_proto_goTypes = []any{
-	(*AboutRequest)(nil),    // 0: siamese.plugins.v1.AboutRequest
-	(*AboutReply)(nil),      // 1: siamese.plugins.v1.AboutReply
-	(*OpenRequest)(nil),     // 2: siamese.plugins.v1.OpenRequest
-	(*Tensor)(nil),          // 3: siamese.plugins.v1.Tensor
-	(*Description)(nil),     // 4: siamese.plugins.v1.Description
-	(*PairRequest)(nil),     // 5: siamese.plugins.v1.PairRequest
-	(*Item)(nil),            // 6: siamese.plugins.v1.Item
-	(*Batch)(nil),           // 7: siamese.plugins.v1.Batch
-	(*EpisodesRequest)(nil), // 8: siamese.plugins.v1.EpisodesRequest
-	(*Episode)(nil),         // 9: siamese.plugins.v1.Episode
-	(*DecodeRequest)(nil),   // 10: siamese.plugins.v1.DecodeRequest
-	nil,                     // 11: siamese.plugins.v1.OpenRequest.ExtraEntry
+	(*AboutRequest)(nil),     // 0: siamese.plugins.v1.AboutRequest
+	(*AboutReply)(nil),       // 1: siamese.plugins.v1.AboutReply
+	(*OpenRequest)(nil),      // 2: siamese.plugins.v1.OpenRequest
+	(*Tensor)(nil),           // 3: siamese.plugins.v1.Tensor
+	(*Description)(nil),      // 4: siamese.plugins.v1.Description
+	(*PairRequest)(nil),      // 5: siamese.plugins.v1.PairRequest
+	(*Item)(nil),             // 6: siamese.plugins.v1.Item
+	(*Batch)(nil),            // 7: siamese.plugins.v1.Batch
+	(*EpisodesRequest)(nil),  // 8: siamese.plugins.v1.EpisodesRequest
+	(*Episode)(nil),          // 9: siamese.plugins.v1.Episode
+	(*DecodeRequest)(nil),    // 10: siamese.plugins.v1.DecodeRequest
+	(*CalibrateRequest)(nil), // 11: siamese.plugins.v1.CalibrateRequest
+	(*CalibrateReply)(nil),   // 12: siamese.plugins.v1.CalibrateReply
+	(*ScoreRequest)(nil),     // 13: siamese.plugins.v1.ScoreRequest
+	(*ScoreReply)(nil),       // 14: siamese.plugins.v1.ScoreReply
+	nil,                      // 15: siamese.plugins.v1.OpenRequest.ExtraEntry
 }
 var file_domain_proto_depIdxs = []int32{
-	11, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
+	15, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
 	3,  // 1: siamese.plugins.v1.OpenRequest.assets:type_name -> siamese.plugins.v1.Tensor
 	6,  // 2: siamese.plugins.v1.Batch.items:type_name -> siamese.plugins.v1.Item
 	6,  // 3: siamese.plugins.v1.Episode.support:type_name -> siamese.plugins.v1.Item
@@ -886,13 +1153,17 @@ var file_domain_proto_depIdxs = []int32{
 	5,  // 7: siamese.plugins.v1.Domain.Pairs:input_type -> siamese.plugins.v1.PairRequest
 	8,  // 8: siamese.plugins.v1.Domain.Episodes:input_type -> siamese.plugins.v1.EpisodesRequest
 	10, // 9: siamese.plugins.v1.Domain.Decode:input_type -> siamese.plugins.v1.DecodeRequest
-	1,  // 10: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
-	4,  // 11: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
-	7,  // 12: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
-	9,  // 13: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
-	6,  // 14: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
-	10, // [10:15] is the sub-list for method output_type
-	5,  // [5:10] is the sub-list for method input_type
+	11, // 10: siamese.plugins.v1.Domain.Calibrate:input_type -> siamese.plugins.v1.CalibrateRequest
+	13, // 11: siamese.plugins.v1.Domain.Score:input_type -> siamese.plugins.v1.ScoreRequest
+	1,  // 12: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
+	4,  // 13: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
+	7,  // 14: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
+	9,  // 15: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
+	6,  // 16: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
+	12, // 17: siamese.plugins.v1.Domain.Calibrate:output_type -> siamese.plugins.v1.CalibrateReply
+	14, // 18: siamese.plugins.v1.Domain.Score:output_type -> siamese.plugins.v1.ScoreReply
+	12, // [12:19] is the sub-list for method output_type
+	5,  // [5:12] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -909,7 +1180,7 @@ func file_domain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_domain_proto_rawDesc), len(file_domain_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

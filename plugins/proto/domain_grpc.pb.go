@@ -26,11 +26,13 @@ import (
 const _ = grpc.SupportPackageIsVersion7
 
 const (
-	Domain_About_FullMethodName    = "/siamese.plugins.v1.Domain/About"
-	Domain_Open_FullMethodName     = "/siamese.plugins.v1.Domain/Open"
-	Domain_Pairs_FullMethodName    = "/siamese.plugins.v1.Domain/Pairs"
-	Domain_Episodes_FullMethodName = "/siamese.plugins.v1.Domain/Episodes"
-	Domain_Decode_FullMethodName   = "/siamese.plugins.v1.Domain/Decode"
+	Domain_About_FullMethodName     = "/siamese.plugins.v1.Domain/About"
+	Domain_Open_FullMethodName      = "/siamese.plugins.v1.Domain/Open"
+	Domain_Pairs_FullMethodName     = "/siamese.plugins.v1.Domain/Pairs"
+	Domain_Episodes_FullMethodName  = "/siamese.plugins.v1.Domain/Episodes"
+	Domain_Decode_FullMethodName    = "/siamese.plugins.v1.Domain/Decode"
+	Domain_Calibrate_FullMethodName = "/siamese.plugins.v1.Domain/Calibrate"
+	Domain_Score_FullMethodName     = "/siamese.plugins.v1.Domain/Score"
 )
 
 // DomainClient is the client API for Domain service.
@@ -47,6 +49,13 @@ type DomainClient interface {
 	Episodes(ctx context.Context, in *EpisodesRequest, opts ...grpc.CallOption) (Domain_EpisodesClient, error)
 	// Decode turns a raw file into an item.
 	Decode(ctx context.Context, in *DecodeRequest, opts ...grpc.CallOption) (*Item, error)
+	// Calibrate fits a trained model's scoring beyond its head and its
+	// threshold on the domain's validation data (core.Calibrator), for a
+	// domain whose Description says it calibrates.
+	Calibrate(ctx context.Context, in *CalibrateRequest, opts ...grpc.CallOption) (*CalibrateReply, error)
+	// Score scores a task's pairs as a model scores them (core.PairScorer),
+	// for the same domains.
+	Score(ctx context.Context, in *ScoreRequest, opts ...grpc.CallOption) (*ScoreReply, error)
 }
 
 type domainClient struct {
@@ -148,6 +157,24 @@ func (c *domainClient) Decode(ctx context.Context, in *DecodeRequest, opts ...gr
 	return out, nil
 }
 
+func (c *domainClient) Calibrate(ctx context.Context, in *CalibrateRequest, opts ...grpc.CallOption) (*CalibrateReply, error) {
+	out := new(CalibrateReply)
+	err := c.cc.Invoke(ctx, Domain_Calibrate_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *domainClient) Score(ctx context.Context, in *ScoreRequest, opts ...grpc.CallOption) (*ScoreReply, error) {
+	out := new(ScoreReply)
+	err := c.cc.Invoke(ctx, Domain_Score_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DomainServer is the server API for Domain service.
 // All implementations must embed UnimplementedDomainServer
 // for forward compatibility
@@ -162,6 +189,13 @@ type DomainServer interface {
 	Episodes(*EpisodesRequest, Domain_EpisodesServer) error
 	// Decode turns a raw file into an item.
 	Decode(context.Context, *DecodeRequest) (*Item, error)
+	// Calibrate fits a trained model's scoring beyond its head and its
+	// threshold on the domain's validation data (core.Calibrator), for a
+	// domain whose Description says it calibrates.
+	Calibrate(context.Context, *CalibrateRequest) (*CalibrateReply, error)
+	// Score scores a task's pairs as a model scores them (core.PairScorer),
+	// for the same domains.
+	Score(context.Context, *ScoreRequest) (*ScoreReply, error)
 	mustEmbedUnimplementedDomainServer()
 }
 
@@ -183,6 +217,12 @@ func (UnimplementedDomainServer) Episodes(*EpisodesRequest, Domain_EpisodesServe
 }
 func (UnimplementedDomainServer) Decode(context.Context, *DecodeRequest) (*Item, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Decode not implemented")
+}
+func (UnimplementedDomainServer) Calibrate(context.Context, *CalibrateRequest) (*CalibrateReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Calibrate not implemented")
+}
+func (UnimplementedDomainServer) Score(context.Context, *ScoreRequest) (*ScoreReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Score not implemented")
 }
 func (UnimplementedDomainServer) mustEmbedUnimplementedDomainServer() {}
 
@@ -293,6 +333,42 @@ func _Domain_Decode_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Domain_Calibrate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CalibrateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DomainServer).Calibrate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Domain_Calibrate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DomainServer).Calibrate(ctx, req.(*CalibrateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Domain_Score_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScoreRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DomainServer).Score(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Domain_Score_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DomainServer).Score(ctx, req.(*ScoreRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Domain_ServiceDesc is the grpc.ServiceDesc for Domain service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -311,6 +387,14 @@ var Domain_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Decode",
 			Handler:    _Domain_Decode_Handler,
+		},
+		{
+			MethodName: "Calibrate",
+			Handler:    _Domain_Calibrate_Handler,
+		},
+		{
+			MethodName: "Score",
+			Handler:    _Domain_Score_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,85 @@
+package serve_test
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/gallery"
+	"github.com/siamesenet/siamese/domains/questions"
+	"github.com/siamesenet/siamese/serve"
+)
+
+// A questions model with a lexical fusion serves as the CLI searches:
+// questions enrolled as text, a query ranked by the fused score (its
+// lexical part from the gallery's own word statistics), known against the
+// model's threshold on that score.
+func TestQuestionsModelServes(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("id,qid1,qid2,question1,question2,is_duplicate\n")
+	for i := 0; i < 120; i++ {
+		fmt.Fprintf(&b, "%d,1,2,How do I learn topic%d fast?,Best way to learn topic%d?,%d\n", i, i%11, (i+i%2)%11, 1-i%2)
+	}
+	os.WriteFile(filepath.Join(dir, "pairs.csv"), []byte(b.String()), 0o644)
+	d, err := questions.Open(core.DomainOptions{DataDir: dir, Extra: map[string]string{"test": "", "sts": "none", "pan": "none", "val": "0.3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := core.New(d.Describe().Spec, d.Describe().Preprocess, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fusion that weighs the lexical part (an untrained network's fitted
+	// one would say little): the service's path is what is tested.
+	sc := &questions.Scoring{Fusion: questions.Fusion{Bias: -3, Learned: 0.5, Lexical: 5}, Stats: questions.NewStats([]string{"How do I learn Go?", "What is Go?"})}
+	if m.Scoring, err = sc.Marshal(); err != nil {
+		t.Fatal(err)
+	}
+	m.Threshold = 0.5
+	dec, err := core.NewDecoder(m.Preprocess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := questions.GallerySearcher(m)
+	if gs == nil {
+		t.Fatal("no searcher for a model with a fusion")
+	}
+	srv, err := serve.New(serve.Config{Model: m, Decoder: dec, Store: fileStore(t), DefaultGallery: "faq", Logger: slog.New(slog.DiscardHandler),
+		Enrolment: &core.Enrolment{Noun: "question", Key: "name", Item: "text", Min: 1, Max: 1, Accept: "duplicate", Reject: "different", Identify: true},
+		Searcher: func(g *gallery.Gallery) (serve.Search, error) {
+			f, err := gs(g)
+			return f, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := harnessFor(t, srv)
+	for id, q := range map[string]string{"q1": "How can I install the zygomorphic compiler?", "q2": "What is the capital of France?", "q3": "How do I cook rice?"} {
+		if code, out := h.admin.multipart("POST", "/v1/galleries/faq/subjects", map[string]string{"name": id, "text": q}); code != 201 {
+			t.Fatalf("enrol %s: %d %v", id, code, out)
+		}
+	}
+	code, out := h.kiosk.multipart("POST", "/v1/galleries/faq/identify", map[string]string{"text": "installing zygomorphic compiler", "k": "3"})
+	items := list(t, out, "items")
+	ms := items[0]["matches"].([]any)
+	first := ms[0].(map[string]any)
+	if code != 200 || first["name"] != "q1" || len(ms) != 3 {
+		t.Fatalf("identify: %d %v", code, out)
+	}
+	if s := first["score"].(float64); s <= 0 || s >= 1 || first["known"] != (s >= 0.5) {
+		t.Fatalf("the fused score is a probability, known at the threshold: %v", first)
+	}
+	// After a delete the search is made again: q1 is gone from it.
+	if code, out, _ := h.admin.do("DELETE", "/v1/galleries/faq/subjects/q1", nil, ""); code != 200 {
+		t.Fatalf("delete: %d %v", code, out)
+	}
+	_, out = h.kiosk.multipart("POST", "/v1/galleries/faq/identify", map[string]string{"text": "installing zygomorphic compiler", "k": "3"})
+	if ms := list(t, out, "items")[0]["matches"].([]any); len(ms) != 2 || ms[0].(map[string]any)["name"] == "q1" {
+		t.Fatalf("after delete: %v", out)
+	}
+}
