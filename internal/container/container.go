@@ -17,7 +17,11 @@ import (
 	"github.com/siamesenet/siamese/internal/atomicfile"
 )
 
-const maxHeader = 64 << 20
+// maxHeader bounds the JSON header. A file is read whole and its CRC
+// checked before the header is looked at, so the bound is the format's,
+// not a guard against allocation: a question index of 1,000,000 entries
+// has a header of ~150 MB.
+const maxHeader = 1 << 30
 
 // ErrForeign is returned for a file whose magic is not the expected one.
 var ErrForeign = errors.New("bad magic")
@@ -26,6 +30,9 @@ var ErrForeign = errors.New("bad magic")
 func Write(path, magic string, version uint32, header []byte, tensors [][]float32) error {
 	if len(magic) != 8 {
 		panic("container: magic must be 8 bytes")
+	}
+	if len(header) > maxHeader {
+		return fmt.Errorf("write %s: a header of %d MiB exceeds the format's %d MiB", path, len(header)>>20, maxHeader>>20)
 	}
 	return atomicfile.Write(path, 0o644, func(bw *bufio.Writer) error {
 		crc := crc32.NewIEEE()
