@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -111,6 +112,11 @@ func runQuestionsScale(n int) error {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 
+	if path := os.Getenv("SIAMESE_BENCH_PROFILE"); path != "" {
+		f, _ := os.Create(path)
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	var lat []float64
 	for q := range 200 {
 		k := 4 + rng.IntN(13)
