@@ -92,11 +92,9 @@ func (s *Store) Gallery(_ context.Context, want store.Gallery, create bool) (sto
 	}
 	g, err := s.read(want.Name)
 	if errors.Is(err, store.ErrNotFound) && create {
-		g = gallery.NewFor(want.ModelID, want.Dim, want.MaxImages)
-		if err := g.Save(s.GalleryPath(want.Name)); err != nil {
-			return store.Gallery{}, err
-		}
-		return info(want.Name, g), nil
+		// Under the gallery's lock: two first enrolments at once must not
+		// each write an empty file over the other's subject.
+		g, err = gallery.UpdateFor(s.GalleryPath(want.Name), want.ModelID, want.Dim, want.MaxImages, func(*gallery.Gallery) error { return nil })
 	}
 	if err != nil {
 		return store.Gallery{}, err

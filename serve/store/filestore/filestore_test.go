@@ -67,3 +67,30 @@ func FuzzAttendanceLog(f *testing.F) {
 		}
 	})
 }
+
+// Many first enrolments into a new gallery at once: none is lost (the
+// gallery is created under its lock, not written over).
+func TestConcurrentFirstEnrolments(t *testing.T) {
+	st, _ := filestore.Open(t.TempDir())
+	ctx := context.Background()
+	g := store.Gallery{Name: "new", ModelID: "m", Dim: 2, MaxImages: 1}
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			if _, err := st.Gallery(ctx, g, true); err != nil {
+				errs <- err
+				return
+			}
+			errs <- st.Put(ctx, store.Subject{Gallery: "new", Name: string(rune('a' + i)), Embeddings: [][]float32{{1, 2}}}, false, "t")
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	subs, err := st.Subjects(ctx, "new")
+	if err != nil || len(subs) != 16 {
+		t.Fatalf("%d of 16 subjects, %v", len(subs), err)
+	}
+}
