@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,12 +46,21 @@ func TestTrainCalibratesEveryDomain(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := m.Threshold
-			v, err := metrics.Calibrate(context.Background(), m, dom, pol.ValTask, 0)
-			if err != nil {
-				t.Fatal(err)
+			got := math.NaN()
+			if c, ok := dom.(core.Calibrator); ok { // the domain calibrates its own score (questions: the lexical fusion)
+				if err := c.Calibrate(context.Background(), m, pol.ValTask, 0); err != nil {
+					t.Fatal(err)
+				}
+				got = m.Threshold
+			} else {
+				v, err := metrics.Calibrate(context.Background(), m, dom, pol.ValTask, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = v.EERThresh
 			}
-			if want != v.EERThresh || want == core.DefaultThreshold {
-				t.Errorf("stored threshold %v; calibration gives %v", want, v.EERThresh)
+			if want != got || want == core.DefaultThreshold {
+				t.Errorf("stored threshold %v; calibration gives %v", want, got)
 			}
 		})
 	}
