@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,7 +77,6 @@ type Server struct {
 	index   *index
 	metrics *metrics
 	mux     *http.ServeMux
-	watched atomic.Bool
 	log     *slog.Logger
 }
 
@@ -127,16 +125,14 @@ func New(cfg Config) (*Server, error) {
 // ends.
 func (s *Server) Start(ctx context.Context) error {
 	m := s.cfg.Model
-	info, err := s.cfg.Store.Gallery(ctx, store.Gallery{Name: s.cfg.DefaultGallery, ModelID: m.ID(), Dim: m.EmbeddingSize(), MaxImages: s.cfg.Enrolment.Max}, true)
+	_, err := s.cfg.Store.Gallery(ctx, store.Gallery{Name: s.cfg.DefaultGallery, ModelID: m.ID(), Dim: m.EmbeddingSize(), MaxImages: s.cfg.Enrolment.Max}, true)
 	if err != nil {
 		return fmt.Errorf("serve: gallery %s: %w", s.cfg.DefaultGallery, err)
 	}
-	_ = info
 	if err := s.index.reload(ctx); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	go s.cfg.Store.Watch(ctx, func(c store.Change) {
-		s.watched.Store(true)
 		if err := s.index.apply(ctx, c); err != nil && ctx.Err() == nil {
 			s.log.Warn("index update failed; reloading", "gallery", c.Gallery, "subject", c.Subject, "error", err)
 			if err := s.index.reload(ctx); err != nil {

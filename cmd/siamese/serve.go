@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -72,9 +73,9 @@ func serveCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			loc, err := time.LoadLocation(c.String("timezone"))
+			loc, err := location(c)
 			if err != nil {
-				return fmt.Errorf("--timezone %q: %w", c.String("timezone"), err)
+				return err
 			}
 			pol, _ := core.DomainPolicy(m.Info.Domain)
 			galleryFile := galleryFor(c, pol)
@@ -154,18 +155,23 @@ func serveCommand() *cli.Command {
 	}
 }
 
-// serveGalleryName is the gallery name of a policy's default gallery file.
+// serveGalleryName is the gallery name of a policy's default gallery file
+// ("" if its base name is not a valid gallery name).
 func serveGalleryName(file string) string {
-	for i := len(file) - 1; i >= 0; i-- {
-		if file[i] == '.' {
-			file = file[:i]
-			break
-		}
-	}
-	if store.CheckGalleryName(file) != nil {
+	name := strings.TrimSuffix(file, filepath.Ext(file))
+	if store.CheckGalleryName(name) != nil {
 		return ""
 	}
-	return file
+	return name
+}
+
+// location is --timezone's time zone.
+func location(c *cli.Context) (*time.Location, error) {
+	loc, err := time.LoadLocation(c.String("timezone"))
+	if err != nil {
+		return nil, fmt.Errorf("--timezone %q: %w", c.String("timezone"), err)
+	}
+	return loc, nil
 }
 
 func keysCommand() *cli.Command {
@@ -217,9 +223,9 @@ func attendanceCommand() *cli.Command {
 				&cli.StringFlag{Name: "date", Usage: "the day, YYYY-MM-DD (default: today)"},
 				&cli.StringFlag{Name: "timezone", Value: "Local", Usage: "time zone of the times printed and of today"}, jsonFlag()),
 			Action: func(c *cli.Context) error {
-				loc, err := time.LoadLocation(c.String("timezone"))
+				loc, err := location(c)
 				if err != nil {
-					return fmt.Errorf("--timezone %q: %w", c.String("timezone"), err)
+					return err
 				}
 				day := c.String("date")
 				if day == "" {

@@ -246,16 +246,9 @@ func (d *Domain) Calibrate(ctx context.Context, m *core.Model, task string, far 
 // TaskScores implements core.PairScorer: the pairs of a task scored as
 // the model scores them (fused, when it has a scoring).
 func (d *Domain) TaskScores(ctx context.Context, m *core.Model, task string) ([]float64, []bool, error) {
-	var pairs []Pair
-	switch task {
-	case "test":
-		pairs = d.Test
-	case "val":
-		pairs = d.Val
-	case "pan-test":
-		pairs = d.PANTest
-	default:
-		return nil, nil, fmt.Errorf("domain questions has no task %q (has %v)", task, d.desc.Tasks)
+	pairs, err := d.taskPairs(task)
+	if err != nil {
+		return nil, nil, err
 	}
 	sc, err := ParseScoring(m.Scoring)
 	if err != nil {

@@ -253,16 +253,9 @@ func (d *Domain) Episodes(_ context.Context, task string) ([]core.Episode, error
 	if eps, ok := d.cache[task]; ok {
 		return eps, nil
 	}
-	var pairs []Pair
-	switch task {
-	case "test":
-		pairs = d.Test
-	case "val":
-		pairs = d.Val
-	case "pan-test":
-		pairs = d.PANTest
-	default:
-		return nil, fmt.Errorf("domain questions has no task %q (has %v)", task, d.desc.Tasks)
+	pairs, err := d.taskPairs(task)
+	if err != nil {
+		return nil, err
 	}
 	eps := make([]core.Episode, 0, len(pairs))
 	for _, p := range pairs {
@@ -282,6 +275,19 @@ func (d *Domain) Episodes(_ context.Context, task string) ([]core.Episode, error
 	}
 	d.cache[task] = eps
 	return eps, nil
+}
+
+// taskPairs are the labelled pairs of an evaluation task.
+func (d *Domain) taskPairs(task string) ([]Pair, error) {
+	switch task {
+	case "test":
+		return d.Test, nil
+	case "val":
+		return d.Val, nil
+	case "pan-test":
+		return d.PANTest, nil
+	}
+	return nil, fmt.Errorf("domain questions has no task %q (has %v)", task, d.desc.Tasks)
 }
 
 // Pairs implements core.Domain.
