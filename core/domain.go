@@ -120,6 +120,14 @@ type Calibrator interface {
 	Calibrate(ctx context.Context, m *Model, task string, far float64) error
 }
 
+// Validator is a Domain that scores a model its own way while it trains
+// (a tracking domain: the tracker's success on its validation videos):
+// training validates and stops early on Validate in place of the
+// validation task's accuracy.
+type Validator interface {
+	Validate(ctx context.Context, m *Model) (float64, error)
+}
+
 // PairScorer is a Domain whose models score pairs beyond their head (a
 // Calibrator's): TaskScores scores the pairs of a task's episodes as the
 // model does (its Scoring included), in order, with whether each pair is

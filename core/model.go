@@ -85,8 +85,9 @@ type Model struct {
 	Rule *ScoreRule
 	// Scoring, if set, is how the model's domain combines the head's score
 	// with what it knows beyond the embeddings (a questions model's fusion
-	// with a lexical score, and the corpus statistics it needs); core keeps
-	// it and never reads it.
+	// with a lexical score, and the corpus statistics it needs; a tracking
+	// model's tracker settings, tuned on validation videos); core keeps it
+	// and never reads it.
 	Scoring json.RawMessage
 	Info    TrainInfo
 	// Assets are tensors saved with the model that are not trained: what

@@ -215,3 +215,51 @@ func TestQuestionsCalibrateOverGRPC(t *testing.T) {
 		t.Error("the glyphs plugin claims to calibrate")
 	}
 }
+
+// The tracking plugin validates a training model as the domain does in
+// process (the tracker's success on the validation sequences), over the
+// new options; a domain that does not validate itself is not a Validator.
+func TestTrackingValidateOverGRPC(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"Square", "Walk"} {
+		if err := tracking.WriteSynthetic(dir, n, 10, 120, 90); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := core.DomainOptions{DataDir: dir, Extra: map[string]string{"validation": "Walk", "min_target": "3", "more": "none"}}
+	open := func(o core.DomainOptions) (core.Domain, error) { return tracking.OpenDomain(o) }
+	local, err := open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	remote, err := inProcess(t, Config{Name: "tracking", Version: "1", Open: open}).Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv, ok := remote.(core.Validator)
+	if !ok {
+		t.Fatal("the tracking plugin does not validate")
+	}
+	desc := local.Describe()
+	m, err := core.New(desc.Spec, desc.Preprocess, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	want, err := local.(core.Validator).Validate(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rv.Validate(ctx, m)
+	if err != nil || got != want || want <= 0 {
+		t.Fatalf("validation %v (%v) over gRPC, %v in process", got, err, want)
+	}
+	g, err := inProcess(t, Config{Name: "glyphs", Version: "1", Open: openGlyphs}).Open(ctx, core.DomainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := g.(core.Validator); ok {
+		t.Error("the glyphs plugin claims to validate")
+	}
+}

@@ -219,10 +219,49 @@ func (p *Plugin) Open(ctx context.Context, o core.DomainOptions) (d core.Domain,
 		return nil, p.wrap("open", err)
 	}
 	r := &remote{p: p, desc: desc}
-	if m.Calibrates {
+	switch {
+	case m.Calibrates && m.Validates:
+		return &validatingCalibrating{&calibrating{r}}, nil
+	case m.Calibrates:
 		return &calibrating{r}, nil
+	case m.Validates:
+		return &validating{r}, nil
 	}
 	return r, nil
+}
+
+// validating is a plugin's domain that validates models itself while
+// they train (core.Validator), as it does in process.
+type validating struct{ *remote }
+
+// Validate implements core.Validator.
+func (v *validating) Validate(ctx context.Context, m *core.Model) (float64, error) {
+	return v.validate(ctx, m)
+}
+
+// validatingCalibrating is a plugin's domain that does both.
+type validatingCalibrating struct{ *calibrating }
+
+// Validate implements core.Validator.
+func (v *validatingCalibrating) Validate(ctx context.Context, m *core.Model) (float64, error) {
+	return v.validate(ctx, m)
+}
+
+// validate saves m where the plugin can read it and asks the plugin's
+// score.
+func (r *remote) validate(ctx context.Context, m *core.Model) (float64, error) {
+	path, done, err := saved(m)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, r.p.timeout*20)
+	defer cancel()
+	rep, err := r.p.rpc.Validate(ctx, &pb.ValidateRequest{ModelPath: path})
+	if err != nil {
+		return 0, r.p.wrap("validate", err)
+	}
+	return rep.Score, nil
 }
 
 // calibrating is a plugin's domain that calibrates and scores its models

@@ -166,7 +166,31 @@ func (s *server) Open(_ context.Context, req *pb.OpenRequest) (*pb.Description, 
 	_, cal := d.(core.Calibrator)
 	_, ps := d.(core.PairScorer)
 	m.Calibrates = cal && ps
+	_, m.Validates = d.(core.Validator)
 	return m, nil
+}
+
+// Validate scores the model the host saved the domain's own way
+// (core.Validator).
+func (s *server) Validate(ctx context.Context, req *pb.ValidateRequest) (*pb.ValidateReply, error) {
+	d, err := s.domain()
+	if err != nil {
+		return nil, err
+	}
+	v, ok := d.(core.Validator)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "this domain does not validate models itself")
+	}
+	m, err := core.Load(req.ModelPath)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	score, err := v.Validate(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.ValidateReply{Score: score}, nil
 }
 
 // Score scores a task's pairs as the model the host saved scores them

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/tracking"
 	"github.com/siamesenet/siamese/internal/atomicfile"
 	"github.com/siamesenet/siamese/internal/datadir"
@@ -33,6 +33,17 @@ func trackCommand() *cli.Command {
 		Action: runTrack,
 		Subcommands: []*cli.Command{
 			withDomain(trainCommand(), tracking.Name),
+			{
+				Name:  "tune",
+				Usage: "choose the tracker's settings on the validation sequences (never the test) and store them in the model",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "model", Aliases: []string{"m"}, Required: true, Usage: "model file (rewritten in place, atomically)"},
+					&cli.StringFlag{Name: "data", Usage: "folder of sequences the model was trained from (default: $SIAMESE_DATA/tracking)"},
+					&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "write the tuned model here instead of over --model"},
+					jsonFlag(),
+				},
+				Action: runTrackTune,
+			},
 			{
 				Name:  "eval",
 				Usage: "track sequences with ground truth: success AUC, precision at 20 px and frames per second, beside two baselines",
@@ -61,8 +72,105 @@ func trackerFlags(modelRequired bool) []cli.Flag {
 	}
 }
 
-func trackerParams(c *cli.Context) tracking.Params {
-	return tracking.Params{Scales: c.Int("scales"), WindowInfluence: c.Float64("window"), NoFocus: c.Bool("no-focus")}
+// trackerParams are the model's tracker settings (tuned, or the
+// defaults) with those the command line sets.
+func trackerParams(c *cli.Context, m *core.Model) (tracking.Params, error) {
+	p, err := tracking.ParamsOf(m)
+	if err != nil {
+		return p, err
+	}
+	if c.IsSet("scales") {
+		p.Scales = c.Int("scales")
+	}
+	if c.IsSet("window") {
+		p.WindowInfluence = c.Float64("window")
+	}
+	if c.IsSet("no-focus") {
+		p.NoFocus = c.Bool("no-focus")
+	}
+	return p, nil
+}
+
+// trackingModel loads --model and checks that it tracks.
+func trackingModel(c *cli.Context) (*core.Model, error) {
+	m, err := loadModel(c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tracking.GeometryOf(m); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// sequences is the folder a flag names, else $SIAMESE_DATA/tracking.
+func sequences(c *cli.Context, flag string) (string, error) {
+	if p := c.String(flag); p != "" {
+		return p, nil
+	}
+	if p := datadir.Domain(tracking.Policy.DataFolder); p != "" {
+		return p, nil
+	}
+	return "", fmt.Errorf("no sequences: give --%s or set SIAMESE_DATA", flag)
+}
+
+func runTrackTune(c *cli.Context) error {
+	m, err := trackingModel(c)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	dir, err := sequences(c, "data")
+	if err != nil {
+		return err
+	}
+	videos, err := tracking.ValidationVideos(core.DomainOptions{DataDir: dir, Extra: m.Info.DomainOptions})
+	if err != nil {
+		return err
+	}
+	var names []string
+	frames := 0
+	for _, v := range videos {
+		names = append(names, v.Name)
+		frames += len(v.Frames)
+	}
+	if !c.Bool("json") {
+		fmt.Fprintf(c.App.ErrWriter, "tuning on %d validation sequences (%s; %d frames)\n", len(videos), strings.Join(names, ", "), frames)
+	}
+	start, err := tracking.ParamsOf(m)
+	if err != nil {
+		return err
+	}
+	n := 0
+	tuned, err := tracking.Tune(c.Context, m, videos, start, func(t tracking.Trial) {
+		n++
+		if !c.Bool("json") {
+			fmt.Fprintf(c.App.ErrWriter, "  trial %2d: mean AUC %.3f  (%s)\n", n, t.Mean, t.Params)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := tracking.SetParams(m, tuned.Params); err != nil {
+		return err
+	}
+	out := c.String("model")
+	if c.IsSet("out") {
+		out = c.String("out")
+	}
+	if err := m.Save(out); err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c, map[string]any{"model": out, "params": tuned.Params, "validation_auc": tuned.AUC, "mean": tuned.Mean, "trials": len(tuned.Trials)})
+	}
+	fmt.Fprintf(c.App.Writer, "chosen on validation (mean success AUC %.3f over %d trials): %s\n", tuned.Mean, len(tuned.Trials), tuned.Params)
+	for _, nm := range names {
+		fmt.Fprintf(c.App.Writer, "  %-20s %.3f\n", nm, tuned.AUC[nm])
+	}
+	fmt.Fprintf(c.App.Writer, "saved in %s\n", out)
+	return nil
 }
 
 // parseBox reads "x,y,w,h" (1-based, as OTB writes it).
@@ -113,7 +221,11 @@ func runTrack(c *cli.Context) error {
 		return fmt.Errorf("--init: %w", err)
 	}
 	start := time.Now()
-	boxes, err := tracking.Track(c.Context, m, trackerParams(c), frames, init)
+	params, err := trackerParams(c, m)
+	if err != nil {
+		return err
+	}
+	boxes, err := tracking.Track(c.Context, m, params, frames, init)
 	if err != nil {
 		return err
 	}
@@ -182,19 +294,14 @@ type seqResult struct {
 }
 
 func runTrackEval(c *cli.Context) error {
-	m, err := loadModel(c)
+	m, err := trackingModel(c)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	if _, err := tracking.GeometryOf(m); err != nil {
+	p, err := sequences(c, "seq")
+	if err != nil {
 		return err
-	}
-	p := c.String("seq")
-	if p == "" {
-		if p = datadir.Domain(tracking.Policy.DataFolder); p == "" {
-			return errors.New("no sequences: give --seq or set SIAMESE_DATA")
-		}
 	}
 	seqs, closeAll, err := tracking.OpenAll(p)
 	if err != nil {
@@ -218,13 +325,17 @@ func runTrackEval(c *cli.Context) error {
 		}
 		seqs = pick
 	}
+	params, err := trackerParams(c, m)
+	if err != nil {
+		return err
+	}
 	var results []seqResult
 	for _, s := range seqs {
 		frames, err := tracking.Images(s)
 		if err != nil {
 			return err
 		}
-		run, err := tracking.RunTracker(c.Context, m, trackerParams(c), frames, s.Boxes)
+		run, err := tracking.RunTracker(c.Context, m, params, frames, s.Boxes)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.Name, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/domains/tracking"
 )
 
@@ -16,19 +17,42 @@ func TestTrackCommands(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	for _, name := range []string{"Square", "Crossing"} {
+	for _, name := range []string{"Square", "Crossing", "Walk"} {
 		if err := tracking.WriteSynthetic(data, name, 16, 120, 90); err != nil {
 			t.Fatal(err)
 		}
 	}
 	model := filepath.Join(dir, "track.model")
-	if _, err := run(t, "track", "train", "--data", data, "--steps", "3", "--augment", "-o", model); err != nil {
+	if _, err := run(t, "track", "train", "--data", data, "--steps", "3", "--augment", "--opt", "validation=Walk", "-o", model); err != nil {
 		t.Fatal(err)
+	}
+	// tune: settings chosen on the validation sequence, stored in the model.
+	out, err := run(t, "track", "tune", "--model", model, "--data", data, "--json")
+	if err != nil {
+		t.Fatalf("tune: %v\n%s", err, out)
+	}
+	var tuned struct {
+		Params        tracking.Params
+		ValidationAUC map[string]float64 `json:"validation_auc"`
+	}
+	if err := json.Unmarshal([]byte(out), &tuned); err != nil || len(tuned.ValidationAUC) != 1 || tuned.ValidationAUC["Walk"] == 0 {
+		t.Fatalf("tune JSON %v: %s", err, out)
+	}
+	m, err := core.Load(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := tracking.ParamsOf(m); err != nil || p != tuned.Params {
+		t.Errorf("model keeps %+v (%v), tune chose %+v", p, err, tuned.Params)
+	}
+	m.Close()
+	if _, err := run(t, "track", "tune", "--model", model, "--data", filepath.Join(dir, "nowhere")); err == nil || !strings.Contains(err.Error(), "nowhere") {
+		t.Errorf("tune on a missing folder: %v", err)
 	}
 	// eval: the tracker beside the baselines, plots, JSON; the default
 	// sequence is the one kept out of training.
 	plots := filepath.Join(dir, "plots")
-	out, err := run(t, "track", "eval", "--model", model, "--seq", data, "--plots", plots, "--json")
+	out, err = run(t, "track", "eval", "--model", model, "--seq", data, "--plots", plots, "--json")
 	if err != nil {
 		t.Fatalf("eval: %v\n%s", err, out)
 	}

@@ -339,6 +339,9 @@ func runTrain(c *cli.Context) error {
 	if task != "" {
 		tr.Validate = metrics.AccuracyOn(dom, task)
 	}
+	if v, ok := dom.(core.Validator); ok && !c.IsSet("val-task") {
+		tr.Validate = v.Validate
+	}
 	tr.Log = slog.Default()
 	progress, done := trainBar(c, c.Bool("json"))
 	tr.OnProgress = progress

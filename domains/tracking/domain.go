@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/core/metrics"
 	"github.com/siamesenet/siamese/internal/imageset"
 )
 
@@ -39,20 +42,36 @@ func init() {
 	core.RegisterDomain(Name, func(o core.DomainOptions) (core.Domain, error) { return OpenDomain(o) }, Policy)
 }
 
-// Policy is the tracking domain's policy: calibration on pairs from the
-// held-out end of each sequence, and small batches of crops (24 items, 16
-// pairs, validation every 200 steps).
-var Policy = core.Policy{DataFolder: "tracking", ValTask: "val", Recipe: core.Recipe{Items: 24, Pairs: 16, ValEvery: 200}}
+// Policy is the tracking domain's policy: its recipe (1,000 steps of 24
+// crops and 16 pairs, cosine schedule, augmented; the tracker validated on
+// the validation sequences every 250 steps, best weights kept) and
+// calibration on pairs of crops from the validation sequences.
+var Policy = core.Policy{DataFolder: "tracking", ValTask: "val", Recipe: core.Recipe{Items: 24, Pairs: 16, Steps: 1000, Schedule: "cosine", Augment: true, ValEvery: 250}}
+
+// DefaultValidation are the sequences held out for validation when
+// present: VOT2015 bag (the tracking folder's other sequence) and five of
+// tracking_train from all four of its sources (DAVIS, VOT, UAV123, OTB),
+// chosen by name before any model was trained. Early
+// stopping and every tracker setting (siamese track tune) are chosen on
+// them; the test sequence is never looked at for a choice.
+var DefaultValidation = []string{"vot15_bag", "davis_camel", "davis_soapbox", "vot_book", "uav_person12_1", "otb_couple"}
+
+// TrainFolder is the folder beside the domain's data folder whose
+// sequences join training by default (option more).
+const TrainFolder = "tracking_train"
 
 // Domain serves training pairs of crops from video sequences: an exemplar
 // around the target in one frame, and search regions of a frame at most
 // Gap frames away, centred on the target (same) or away from it
 // (different). Evaluation of whole tracks is Track and Evaluate's job; the
-// domain's task "val" scores such pairs from the held-out end of each
-// training sequence.
+// domain's task "val" scores such pairs from the validation sequences.
 type Domain struct {
 	*imageset.Domain
-	Videos []*Video
+	// Videos are the training sequences, Validation the held-out ones.
+	Videos     []*Video
+	Validation []*Video
+	// Test is the name of the sequence kept out of both.
+	Test string
 }
 
 // Video is a sequence decoded for training.
@@ -62,87 +81,261 @@ type Video struct {
 	Boxes  []Box
 }
 
-// OpenDomain opens the sequences under o.DataDir (a folder of sequence
-// zips or folders). Options: test (the sequence never trained on; default
-// Crossing), train (comma-separated names; default all but test), gap
-// (largest frame distance within a pair; default 50), val (share of each
-// sequence's last frames held out for validation; default 0.2), patches
-// (share of training groups cut around random boxes of a frame rather than
-// the annotated target; default 0.5).
-func OpenDomain(o core.DomainOptions) (*Domain, error) {
-	if o.DataDir == "" {
-		return nil, errors.New("tracking: no data folder given (set --data or SIAMESE_DATA)")
-	}
-	gap, err := o.Int("gap", 50)
-	if err == nil && gap < 1 {
-		err = fmt.Errorf("option gap=%d: want at least 1", gap)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tracking: %w", err)
-	}
-	val, err := o.Float("val", 0.2)
-	if err == nil && (val < 0 || val >= 0.9) {
-		err = fmt.Errorf("option val=%g: want a share in [0, 0.9)", val)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tracking: %w", err)
-	}
-	test := DefaultTest
+// Options are the tracking domain's options, parsed.
+type Options struct {
+	Test       string   // the sequence never trained or validated on
+	Validation []string // held-out sequences (nil: DefaultValidation, those present)
+	Train      []string // training sequences (nil: all the others)
+	More       []string // further folders of sequences
+	Gap        int      // largest frame distance within a pair
+	ValShare   float64  // without validation sequences: share of each sequence's end held out
+	Patches    float64  // share of random-box groups
+	MinTarget  float64  // frames whose target is narrower or lower (pixels) are not trained on
+}
+
+// ParseOptions reads the domain options: test (default Crossing),
+// validation (comma-separated names; default DefaultValidation, those
+// present; "none" for none), train (comma-separated names; default all
+// but the test and validation ones), more (comma-separated folders of
+// further sequences; default the folder tracking_train beside the data
+// folder when there is one; "none" for none), gap (default 50), val (share
+// of each sequence's last frames held out when there is no validation
+// sequence; default 0.2), patches (default 0.5), min_target (default 4).
+func ParseOptions(o core.DomainOptions) (Options, error) {
+	opt := Options{Test: DefaultTest}
 	if v, ok := o.Extra["test"]; ok {
-		test = v
+		opt.Test = strings.TrimSpace(v)
 	}
-	seqs, closeAll, err := OpenAll(o.DataDir)
+	list := func(key string) ([]string, bool) {
+		v, ok := o.Extra[key]
+		if !ok {
+			return nil, false
+		}
+		if strings.TrimSpace(v) == "none" {
+			return []string{}, true
+		}
+		var out []string
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, n)
+			}
+		}
+		return out, true
+	}
+	opt.Validation, _ = list("validation")
+	opt.Train, _ = list("train")
+	if more, ok := list("more"); ok {
+		opt.More = more
+	} else if o.DataDir != "" {
+		if st, err := os.Stat(filepath.Join(filepath.Dir(filepath.Clean(o.DataDir)), TrainFolder)); err == nil && st.IsDir() {
+			opt.More = []string{filepath.Join(filepath.Dir(filepath.Clean(o.DataDir)), TrainFolder)}
+		}
+	}
+	var err error
+	if opt.Gap, err = o.Int("gap", 50); err == nil && opt.Gap < 1 {
+		err = fmt.Errorf("option gap=%d: want at least 1", opt.Gap)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("tracking: %w", err)
+		return opt, err
 	}
-	defer closeAll()
-	var use []*Sequence
-	if names, ok := o.Extra["train"]; ok && names != "" {
-		for _, n := range strings.Split(names, ",") {
-			s, err := Find(seqs, strings.TrimSpace(n))
+	if opt.ValShare, err = o.Float("val", 0.2); err == nil && (opt.ValShare < 0 || opt.ValShare >= 0.9) {
+		err = fmt.Errorf("option val=%g: want a share in [0, 0.9)", opt.ValShare)
+	}
+	if err != nil {
+		return opt, err
+	}
+	if opt.Patches, err = o.Float("patches", 0.5); err == nil && (opt.Patches < 0 || opt.Patches > 1) {
+		err = fmt.Errorf("option patches=%g: want a share in [0,1]", opt.Patches)
+	}
+	if err != nil {
+		return opt, err
+	}
+	if opt.MinTarget, err = o.Float("min_target", 4); err == nil && (opt.MinTarget < 1 || opt.MinTarget > 1000) {
+		err = fmt.Errorf("option min_target=%g: want pixels in [1, 1000]", opt.MinTarget)
+	}
+	return opt, err
+}
+
+// Split is which sequences train, validate and test.
+type Split struct {
+	Train, Validation []*Sequence
+	Test              *Sequence // nil when the test sequence is not there
+}
+
+// OpenSplit opens every sequence of the data folder and the further
+// folders, and splits them: the test sequence, the validation ones, and
+// the rest (or the named ones) for training. A sequence name found twice
+// is an error, as is a training set left empty. Close the returned closer
+// when done.
+func OpenSplit(dataDir string, opt Options) (Split, func(), error) {
+	var all []*Sequence
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for _, dir := range append([]string{dataDir}, opt.More...) {
+		seqs, c, err := OpenAll(dir)
+		if err != nil {
+			closeAll()
+			return Split{}, nil, err
+		}
+		closers = append(closers, c)
+		all = append(all, seqs...)
+	}
+	seen := map[string]bool{}
+	for _, s := range all {
+		k := strings.ToLower(s.Name)
+		if seen[k] {
+			closeAll()
+			return Split{}, nil, fmt.Errorf("two sequences named %s (in %s and elsewhere)", s.Name, s.Source.Name)
+		}
+		seen[k] = true
+	}
+	var sp Split
+	held := map[string]bool{strings.ToLower(opt.Test): true}
+	if s, err := Find(all, opt.Test); err == nil {
+		sp.Test = s
+	}
+	names := opt.Validation
+	if names == nil {
+		for _, n := range DefaultValidation {
+			if _, err := Find(all, n); err == nil {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, n := range names {
+		s, err := Find(all, n)
+		if err == nil && held[strings.ToLower(s.Name)] {
+			err = fmt.Errorf("sequence %s is both the test and a validation sequence", s.Name)
+		}
+		if err != nil {
+			closeAll()
+			return Split{}, nil, fmt.Errorf("option validation: %w", err)
+		}
+		held[strings.ToLower(s.Name)] = true
+		sp.Validation = append(sp.Validation, s)
+	}
+	if opt.Train != nil {
+		for _, n := range opt.Train {
+			s, err := Find(all, n)
+			if err == nil && held[strings.ToLower(s.Name)] {
+				err = fmt.Errorf("sequence %s is both a training sequence and the test or a validation one", s.Name)
+			}
 			if err != nil {
-				return nil, fmt.Errorf("tracking: option train: %w", err)
+				closeAll()
+				return Split{}, nil, fmt.Errorf("option train: %w", err)
 			}
-			if strings.EqualFold(s.Name, test) {
-				return nil, fmt.Errorf("tracking: sequence %s is both the test and a training sequence", s.Name)
-			}
-			use = append(use, s)
+			sp.Train = append(sp.Train, s)
 		}
 	} else {
-		for _, s := range seqs {
-			if !strings.EqualFold(s.Name, test) {
-				use = append(use, s)
+		for _, s := range all {
+			if !held[strings.ToLower(s.Name)] {
+				sp.Train = append(sp.Train, s)
 			}
 		}
 	}
-	if len(use) == 0 {
-		return nil, fmt.Errorf("tracking: %s has no training sequence besides the test sequence %s", o.DataDir, test)
+	if len(sp.Train) == 0 {
+		closeAll()
+		return Split{}, nil, fmt.Errorf("no training sequence left in %s once the test (%s) and %d validation sequences are set aside", strings.Join(append([]string{dataDir}, opt.More...), ", "), opt.Test, len(sp.Validation))
 	}
-	d := &Domain{}
-	for _, s := range use {
-		frames, err := Images(s)
-		if err != nil {
-			return nil, fmt.Errorf("tracking: %w", err)
-		}
-		d.Videos = append(d.Videos, &Video{Name: s.Name, Frames: frames, Boxes: s.Boxes})
+	return sp, closeAll, nil
+}
+
+// ValidationVideos decodes the validation sequences the domain would
+// declare with options o (the ones a model was trained with, say).
+func ValidationVideos(o core.DomainOptions) ([]*Video, error) {
+	_, sp, closeAll, err := openSplit(o)
+	if err != nil {
+		return nil, err
 	}
-	cut := func(v *Video) int { return max(2, int(math.Round(float64(len(v.Frames))*(1-val)))) }
-	patches, err := o.Float("patches", 0.5)
-	if err == nil && (patches < 0 || patches > 1) {
-		err = fmt.Errorf("option patches=%g: want a share in [0,1]", patches)
+	defer closeAll()
+	if len(sp.Validation) == 0 {
+		return nil, fmt.Errorf("tracking: no validation sequence in %s (option validation names them; default %s)", o.DataDir, strings.Join(DefaultValidation, ", "))
 	}
+	v, err := decodeVideos(sp.Validation)
 	if err != nil {
 		return nil, fmt.Errorf("tracking: %w", err)
 	}
-	train := &sampler{gap: gap, patches: patches}
-	all := &sampler{gap: gap, patches: patches}
+	return v, nil
+}
+
+// openSplit parses the options and opens the split they describe.
+func openSplit(o core.DomainOptions) (Options, Split, func(), error) {
+	if o.DataDir == "" {
+		return Options{}, Split{}, nil, errors.New("tracking: no data folder given (set --data or SIAMESE_DATA)")
+	}
+	opt, err := ParseOptions(o)
+	if err != nil {
+		return opt, Split{}, nil, fmt.Errorf("tracking: %w", err)
+	}
+	sp, closeAll, err := OpenSplit(o.DataDir, opt)
+	if err != nil {
+		return opt, Split{}, nil, fmt.Errorf("tracking: %w", err)
+	}
+	return opt, sp, closeAll, nil
+}
+
+// decodeVideos decodes sequences for training.
+func decodeVideos(seqs []*Sequence) ([]*Video, error) {
+	var out []*Video
+	for _, s := range seqs {
+		frames, err := Images(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &Video{Name: s.Name, Frames: frames, Boxes: s.Boxes})
+	}
+	return out, nil
+}
+
+// OpenDomain opens the sequences under o.DataDir (a folder of sequence
+// zips or folders) and the further folders of option more; see
+// ParseOptions for the options.
+func OpenDomain(o core.DomainOptions) (*Domain, error) {
+	opt, sp, closeAll, err := openSplit(o)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	d := &Domain{Test: opt.Test}
+	if d.Videos, err = decodeVideos(sp.Train); err != nil {
+		return nil, fmt.Errorf("tracking: %w", err)
+	}
+	if d.Validation, err = decodeVideos(sp.Validation); err != nil {
+		return nil, fmt.Errorf("tracking: %w", err)
+	}
+	train := &sampler{gap: opt.Gap, patches: opt.Patches}
+	all := &sampler{gap: opt.Gap, patches: opt.Patches}
+	var held []span
 	for _, v := range d.Videos {
-		train.spans = append(train.spans, span{v, 0, cut(v)})
-		all.spans = append(all.spans, span{v, 0, len(v.Frames)})
+		cut := len(v.Frames)
+		if len(d.Validation) == 0 {
+			cut = max(2, int(math.Round(float64(len(v.Frames))*(1-opt.ValShare))))
+		}
+		if sp := newSpan(v, 0, cut, opt.MinTarget); sp != nil {
+			train.spans = append(train.spans, *sp)
+		}
+		if sp := newSpan(v, 0, len(v.Frames), opt.MinTarget); sp != nil {
+			all.spans = append(all.spans, *sp)
+		}
+		if sp := newSpan(v, cut, len(v.Frames), opt.MinTarget); sp != nil && len(sp.frames) >= 2 {
+			held = append(held, *sp)
+		}
+	}
+	for _, v := range d.Validation {
+		if sp := newSpan(v, 0, len(v.Frames), opt.MinTarget); sp != nil && len(sp.frames) >= 2 {
+			held = append(held, *sp)
+		}
+	}
+	if len(train.spans) == 0 {
+		return nil, fmt.Errorf("tracking: no training frame has a target of at least %g pixels (option min_target)", opt.MinTarget)
 	}
 	d.Domain = &imageset.Domain{
 		Desc: core.Description{
-			Name: Name, Version: "1", Policy: Policy, InputKind: "video",
+			Name: Name, Version: "2", Policy: Policy, InputKind: "video",
 			Input:      core.InputSpec{Kind: core.Dense, Shape: []int{3, cropIn, cropIn}},
 			Spec:       Spec,
 			Preprocess: core.Preprocess{Kind: "image", Width: cropIn, Height: cropIn, Channels: 3},
@@ -150,19 +343,38 @@ func OpenDomain(o core.DomainOptions) (*Domain, error) {
 		Splits: map[string]imageset.Batcher{"train": train, "trainval": all},
 		Tasks:  map[string]func(context.Context) ([]core.Episode, error){},
 	}
-	if val > 0 {
-		var held []span
-		for _, v := range d.Videos {
-			if c := cut(v); len(v.Frames)-c >= 2 {
-				held = append(held, span{v, c, len(v.Frames)})
-			}
-		}
-		if len(held) > 0 {
-			d.Tasks["val"] = func(context.Context) ([]core.Episode, error) { return episodes(held, gap, 40), nil }
-		}
+	if len(held) > 0 {
+		d.Tasks["val"] = func(context.Context) ([]core.Episode, error) { return episodes(held, opt.Gap, 60), nil }
 	}
 	return d, nil
 }
+
+// Validate implements core.Validator: the mean success AUC of the
+// tracker (default settings) over the validation sequences, the score
+// that early stopping and the choice of the best weights follow. Without
+// validation sequences it is the val task's pair verification instead.
+func (d *Domain) Validate(ctx context.Context, m *core.Model) (float64, error) {
+	if len(d.Validation) == 0 {
+		if !d.Describe().HasTask("val") {
+			return 0, errors.New("tracking: nothing to validate on (no validation sequence, no held-out frames)")
+		}
+		return metrics.AccuracyOn(d, "val")(ctx, m)
+	}
+	var sum float64
+	for _, v := range d.Validation {
+		run, err := RunTracker(ctx, m, Params{}, v.Frames, v.Boxes)
+		if err != nil {
+			return 0, fmt.Errorf("validate on %s: %w", v.Name, err)
+		}
+		sum += run.Scores.SuccessAUC
+	}
+	return sum / float64(len(d.Validation)), nil
+}
+
+// TrainingSequences names the sequences the training pairs are drawn from
+// (split "train"; "trainval" adds only the held-out end of each of them when
+// there are no validation sequences, never a validation sequence).
+func (d *Domain) TrainingSequences() []string { return d.Splits["train"].(*sampler).Names() }
 
 // Decode implements core.Domain: an image becomes a search crop of the
 // whole frame (its longer side).
@@ -178,18 +390,57 @@ func (d *Domain) Decode(raw []byte) (core.Item, error) {
 	return core.Item{Dense: x}, nil
 }
 
-// span is the frames [lo, hi) of a video that a sampler may use.
+// span is the frames of a video that a sampler may use: those of [lo, hi)
+// whose target is present and at least the minimum size.
 type span struct {
 	v      *Video
-	lo, hi int
+	frames []int
+}
+
+func newSpan(v *Video, lo, hi int, minTarget float64) *span {
+	sp := &span{v: v}
+	for i := lo; i < hi; i++ {
+		if b := v.Boxes[i]; !b.Absent() && b.W >= minTarget && b.H >= minTarget {
+			sp.frames = append(sp.frames, i)
+		}
+	}
+	if len(sp.frames) == 0 {
+		return nil
+	}
+	return sp
+}
+
+// pick draws a pair of usable frames of the span at most gap frames apart.
+func (sp *span) pick(gap int, rng *rand.Rand) (i, j int) {
+	a := rng.IntN(len(sp.frames))
+	i = sp.frames[a]
+	lo, hi := a, a
+	for lo > 0 && i-sp.frames[lo-1] <= gap {
+		lo--
+	}
+	for hi < len(sp.frames)-1 && sp.frames[hi+1]-i <= gap {
+		hi++
+	}
+	return i, sp.frames[lo+rng.IntN(hi-lo+1)]
 }
 
 // sampler makes batches of groups (exemplar, search centred on the
-// target, search away from it): pairs alternate same and different.
+// target, search away from it): pairs alternate same and different. Each
+// group draws a sequence first (each as likely as the others), then two
+// of its frames at most gap apart.
 type sampler struct {
 	spans   []span
 	gap     int
 	patches float64 // share of groups made of random patches of one frame
+}
+
+// Names lists the sequences the sampler draws from.
+func (s *sampler) Names() []string {
+	var out []string
+	for _, sp := range s.spans {
+		out = append(out, sp.v.Name)
+	}
+	return out
 }
 
 // Batch implements imageset.Batcher.
@@ -200,22 +451,9 @@ func (s *sampler) Batch(req core.PairRequest, step int) (*core.Batch, error) {
 	rng := imageset.StepRand(req.Seed, step)
 	k := req.Items / 3
 	bt := &core.Batch{}
-	total := 0
-	for _, sp := range s.spans {
-		total += sp.hi - sp.lo
-	}
 	for g := 0; g < k; g++ {
-		r := rng.IntN(total)
-		sp := s.spans[0]
-		for _, c := range s.spans {
-			if r < c.hi-c.lo {
-				sp = c
-				break
-			}
-			r -= c.hi - c.lo
-		}
-		i := sp.lo + r
-		j := max(sp.lo, min(sp.hi-1, i+rng.IntN(2*s.gap+1)-s.gap))
+		sp := &s.spans[rng.IntN(len(s.spans))]
+		i, j := sp.pick(s.gap, rng)
 		var ex, pos, neg []float32
 		if rng.Float64() < s.patches {
 			ex, pos, neg = patchCrops(sp.v.Frames[i], req.Augment, rng)
@@ -393,9 +631,8 @@ func episodes(spans []span, gap, n int) []core.Episode {
 	rng := rand.New(rand.NewPCG(11, 0x7ac))
 	var eps []core.Episode
 	for k := 0; k < n; k++ {
-		sp := spans[k%len(spans)]
-		i := sp.lo + rng.IntN(sp.hi-sp.lo)
-		j := max(sp.lo, min(sp.hi-1, i+rng.IntN(2*gap+1)-gap))
+		sp := &spans[k%len(spans)]
+		i, j := sp.pick(gap, rng)
 		ex, pos, neg := groupCrops(sp.v, i, j, false, rng)
 		eps = append(eps, core.Episode{
 			Support: []core.Item{{Dense: ex}}, SupportLabel: []int{0},

@@ -52,8 +52,12 @@ func WriteGIF(w io.Writer, frames []*Image, boxes, truth []Box) error {
 	return gif.EncodeAll(w, anim)
 }
 
-// drawBox draws a 2-pixel rectangle outline, clipped to the frame.
+// drawBox draws a 2-pixel rectangle outline, clipped to the frame (none
+// for an absent target).
 func drawBox(pm *image.Paletted, b Box, c uint8) {
+	if b.Absent() {
+		return
+	}
 	x0, y0 := int(math.Round(b.X)), int(math.Round(b.Y))
 	x1, y1 := int(math.Round(b.X+b.W))-1, int(math.Round(b.Y+b.H))-1
 	set := func(x, y int) {

@@ -16,13 +16,19 @@ type Scores struct {
 	Precision   []float64 `json:"precision"`    // precision at centre errors 0…50 px
 }
 
-// Evaluate scores predicted boxes against the ground truth, frame by frame.
+// Evaluate scores predicted boxes against the ground truth, frame by
+// frame. Frames whose ground truth is absent (Box.Absent) are left out;
+// Frames counts those scored.
 func Evaluate(pred, truth []Box) (Scores, error) {
 	if len(pred) != len(truth) || len(pred) == 0 {
 		return Scores{}, fmt.Errorf("%d predicted boxes for %d ground-truth boxes", len(pred), len(truth))
 	}
-	s := Scores{Frames: len(pred), Success: make([]float64, 21), Precision: make([]float64, 51)}
+	s := Scores{Success: make([]float64, 21), Precision: make([]float64, 51)}
 	for i := range pred {
+		if truth[i].Absent() {
+			continue
+		}
+		s.Frames++
 		iou := IoU(pred[i], truth[i])
 		for k := range s.Success {
 			if iou > float64(k)/20 {
@@ -38,7 +44,10 @@ func Evaluate(pred, truth []Box) (Scores, error) {
 			}
 		}
 	}
-	n := float64(len(pred))
+	if s.Frames == 0 {
+		return Scores{}, fmt.Errorf("the target is absent from all %d frames: nothing to score", len(truth))
+	}
+	n := float64(s.Frames)
 	for k := range s.Success {
 		s.Success[k] /= n
 		s.SuccessAUC += s.Success[k] / float64(len(s.Success))
@@ -81,58 +90,6 @@ func Still(init Box, n int) []Box {
 		out[i] = init
 	}
 	return out
-}
-
-// NCC is the second baseline: the first frame's patch under the initial
-// box, found again in each frame by normalised cross-correlation on raw
-// gray pixels, searched within twice the box's size around the last
-// position. The box keeps its size.
-func NCC(frames []*image.Gray, init Box) ([]Box, error) {
-	if len(frames) == 0 {
-		return nil, fmt.Errorf("no frames")
-	}
-	w, h := frames[0].Rect.Dx(), frames[0].Rect.Dy()
-	if err := CheckInit(init, w, h); err != nil {
-		return nil, err
-	}
-	// The template, clipped to the frame.
-	x0, y0 := clamp(int(math.Round(init.X)), 0, w-1), clamp(int(math.Round(init.Y)), 0, h-1)
-	tw, th := clamp(int(math.Round(init.W)), 1, w-x0), clamp(int(math.Round(init.H)), 1, h-y0)
-	tpl := make([]float64, tw*th)
-	for y := 0; y < th; y++ {
-		for x := 0; x < tw; x++ {
-			tpl[y*tw+x] = float64(frames[0].Pix[(y0+y)*frames[0].Stride+x0+x])
-		}
-	}
-	standardise(tpl)
-	out := []Box{init}
-	cx, cy := x0, y0
-	patch := make([]float64, tw*th)
-	for _, f := range frames[1:] {
-		best, bx, by := math.Inf(-1), cx, cy
-		rx, ry := tw, th
-		for y := max(0, cy-ry); y <= min(h-th, cy+ry); y++ {
-			for x := max(0, cx-rx); x <= min(w-tw, cx+rx); x++ {
-				for j := 0; j < th; j++ {
-					row := f.Pix[(y+j)*f.Stride+x : (y+j)*f.Stride+x+tw]
-					for i, v := range row {
-						patch[j*tw+i] = float64(v)
-					}
-				}
-				standardise(patch)
-				var s float64
-				for i, v := range patch {
-					s += v * tpl[i]
-				}
-				if s > best {
-					best, bx, by = s, x, y
-				}
-			}
-		}
-		cx, cy = bx, by
-		out = append(out, Box{X: float64(bx), Y: float64(by), W: init.W, H: init.H})
-	}
-	return out, nil
 }
 
 func standardise(v []float64) {

@@ -29,6 +29,11 @@ import (
 // Box is an axis-aligned box in pixels: top-left corner (0-based) and size.
 type Box struct{ X, Y, W, H float64 }
 
+// Absent reports whether the box marks a frame without the target (OTB's
+// 0,0,0,0 line, or any box under a pixel): such frames are never trained
+// on and are left out of the success and precision curves.
+func (b Box) Absent() bool { return !(b.W > 0 && b.H > 0) }
+
 // Center returns the box's centre.
 func (b Box) Center() (float64, float64) { return b.X + b.W/2, b.Y + b.H/2 }
 
@@ -61,7 +66,8 @@ func CheckInit(b Box, w, h int) error {
 
 // ParseGroundTruth reads one box per line: OTB's x,y,w,h (1-based; comma,
 // tab or space separated) or VOT's polygon x1,y1,…,x4,y4 (its bounding
-// box). Boxes come back 0-based. Errors name the line.
+// box). Boxes come back 0-based; a line of 0,0,0,0 (the target absent)
+// comes back as the zero Box, whose Absent is true. Errors name the line.
 func ParseGroundTruth(r io.Reader, name string) ([]Box, error) {
 	var out []Box
 	sc := bufio.NewScanner(r)
@@ -81,6 +87,10 @@ func ParseGroundTruth(r io.Reader, name string) ([]Box, error) {
 		}
 		switch len(v) {
 		case 4:
+			if v[0] == 0 && v[1] == 0 && v[2] == 0 && v[3] == 0 {
+				out = append(out, Box{})
+				continue
+			}
 			out = append(out, Box{X: v[0] - 1, Y: v[1] - 1, W: v[2], H: v[3]})
 		case 8:
 			x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
@@ -122,8 +132,8 @@ func (s *Sequence) Frame(i int) (image.Image, error) {
 
 // Open finds the sequences of a folder or zip: every folder holding
 // groundtruth_rect.txt (OTB; frames in img/) or groundtruth.txt (VOT;
-// frames beside it or in imgs/ or color/). Each must have at least as many
-// ground-truth lines as frames. Close the returned source when done.
+// frames beside it or in imgs/ or color/). Each must have one
+// ground-truth line per frame. Close the returned source when done.
 func Open(p string) ([]*Sequence, *imageset.Source, error) {
 	src, err := imageset.Open(p)
 	if err != nil {
@@ -171,14 +181,17 @@ func loadSequence(src *imageset.Source, dir, gt string) (*Sequence, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(boxes) < len(frames) {
+	if len(boxes) != len(frames) {
 		return nil, fmt.Errorf("%s: %d ground-truth lines for %d frames", src.Where(gt), len(boxes), len(frames))
+	}
+	if boxes[0].Absent() {
+		return nil, fmt.Errorf("%s:1: the target is absent (0,0,0,0) in the first frame, which must show it", src.Where(gt))
 	}
 	name := path.Base(dir)
 	if dir == "." {
 		name = path.Base(src.Name)
 	}
-	return &Sequence{Name: name, Frames: frames, Boxes: boxes[:len(frames)], Source: src}, nil
+	return &Sequence{Name: name, Frames: frames, Boxes: boxes, Source: src}, nil
 }
 
 // findFrames lists the frame images of a sequence folder, in name order:

@@ -277,6 +277,7 @@ type Description struct {
 	Rule          []byte                 `protobuf:"bytes,13,opt,name=rule,proto3" json:"rule,omitempty"`              // core.ScoreRule as JSON; empty when none
 	Policy        []byte                 `protobuf:"bytes,14,opt,name=policy,proto3" json:"policy,omitempty"`          // core.Policy as JSON; empty from plugins older than it (defaults)
 	Calibrates    bool                   `protobuf:"varint,15,opt,name=calibrates,proto3" json:"calibrates,omitempty"` // the domain calibrates and scores its models itself (Calibrate, Score)
+	Validates     bool                   `protobuf:"varint,16,opt,name=validates,proto3" json:"validates,omitempty"`   // the domain validates models itself while they train (Validate)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -412,6 +413,13 @@ func (x *Description) GetPolicy() []byte {
 func (x *Description) GetCalibrates() bool {
 	if x != nil {
 		return x.Calibrates
+	}
+	return false
+}
+
+func (x *Description) GetValidates() bool {
+	if x != nil {
+		return x.Validates
 	}
 	return false
 }
@@ -1008,6 +1016,94 @@ func (x *ScoreReply) GetSame() []bool {
 	return nil
 }
 
+type ValidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ModelPath     string                 `protobuf:"bytes,1,opt,name=model_path,json=modelPath,proto3" json:"model_path,omitempty"` // the model, saved by the host on this machine
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateRequest) Reset() {
+	*x = ValidateRequest{}
+	mi := &file_domain_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateRequest) ProtoMessage() {}
+
+func (x *ValidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateRequest.ProtoReflect.Descriptor instead.
+func (*ValidateRequest) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ValidateRequest) GetModelPath() string {
+	if x != nil {
+		return x.ModelPath
+	}
+	return ""
+}
+
+type ValidateReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Score         float64                `protobuf:"fixed64,1,opt,name=score,proto3" json:"score,omitempty"` // higher is better
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateReply) Reset() {
+	*x = ValidateReply{}
+	mi := &file_domain_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateReply) ProtoMessage() {}
+
+func (x *ValidateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_domain_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateReply.ProtoReflect.Descriptor instead.
+func (*ValidateReply) Descriptor() ([]byte, []int) {
+	return file_domain_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ValidateReply) GetScore() float64 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
 var File_domain_proto protoreflect.FileDescriptor
 
 const file_domain_proto_rawDesc = "" +
@@ -1034,7 +1130,7 @@ const file_domain_proto_rawDesc = "" +
 	"\x06Tensor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05shape\x18\x02 \x03(\x05R\x05shape\x12\x12\n" +
-	"\x04data\x18\x03 \x03(\x02R\x04data\"\xab\x03\n" +
+	"\x04data\x18\x03 \x03(\x02R\x04data\"\xc9\x03\n" +
 	"\vDescription\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1d\n" +
@@ -1058,7 +1154,8 @@ const file_domain_proto_rawDesc = "" +
 	"\x06policy\x18\x0e \x01(\fR\x06policy\x12\x1e\n" +
 	"\n" +
 	"calibrates\x18\x0f \x01(\bR\n" +
-	"calibrates\"\x93\x01\n" +
+	"calibrates\x12\x1c\n" +
+	"\tvalidates\x18\x10 \x01(\bR\tvalidates\"\x93\x01\n" +
 	"\vPairRequest\x12\x14\n" +
 	"\x05split\x18\x01 \x01(\tR\x05split\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\x04R\x04seed\x12\x14\n" +
@@ -1101,7 +1198,12 @@ const file_domain_proto_rawDesc = "" +
 	"\n" +
 	"ScoreReply\x12\x16\n" +
 	"\x06scores\x18\x01 \x03(\x01R\x06scores\x12\x12\n" +
-	"\x04same\x18\x02 \x03(\bR\x04same2\x9d\x04\n" +
+	"\x04same\x18\x02 \x03(\bR\x04same\"0\n" +
+	"\x0fValidateRequest\x12\x1d\n" +
+	"\n" +
+	"model_path\x18\x01 \x01(\tR\tmodelPath\"%\n" +
+	"\rValidateReply\x12\x14\n" +
+	"\x05score\x18\x01 \x01(\x01R\x05score2\xf1\x04\n" +
 	"\x06Domain\x12I\n" +
 	"\x05About\x12 .siamese.plugins.v1.AboutRequest\x1a\x1e.siamese.plugins.v1.AboutReply\x12H\n" +
 	"\x04Open\x12\x1f.siamese.plugins.v1.OpenRequest\x1a\x1f.siamese.plugins.v1.Description\x12E\n" +
@@ -1109,7 +1211,8 @@ const file_domain_proto_rawDesc = "" +
 	"\bEpisodes\x12#.siamese.plugins.v1.EpisodesRequest\x1a\x1b.siamese.plugins.v1.Episode0\x01\x12E\n" +
 	"\x06Decode\x12!.siamese.plugins.v1.DecodeRequest\x1a\x18.siamese.plugins.v1.Item\x12U\n" +
 	"\tCalibrate\x12$.siamese.plugins.v1.CalibrateRequest\x1a\".siamese.plugins.v1.CalibrateReply\x12I\n" +
-	"\x05Score\x12 .siamese.plugins.v1.ScoreRequest\x1a\x1e.siamese.plugins.v1.ScoreReplyB-Z+github.com/siamesenet/siamese/plugins/protob\x06proto3"
+	"\x05Score\x12 .siamese.plugins.v1.ScoreRequest\x1a\x1e.siamese.plugins.v1.ScoreReply\x12R\n" +
+	"\bValidate\x12#.siamese.plugins.v1.ValidateRequest\x1a!.siamese.plugins.v1.ValidateReplyB-Z+github.com/siamesenet/siamese/plugins/protob\x06proto3"
 
 var (
 	file_domain_proto_rawDescOnce sync.Once
@@ -1123,7 +1226,7 @@ func file_domain_proto_rawDescGZIP() []byte {
 	return file_domain_proto_rawDescData
 }
 
-var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_domain_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_domain_proto_goTypes = []any{
 	(*AboutRequest)(nil),     // 0: siamese.plugins.v1.AboutRequest
 	(*AboutReply)(nil),       // 1: siamese.plugins.v1.AboutReply
@@ -1140,10 +1243,12 @@ var file_domain_proto_goTypes = []any{
 	(*CalibrateReply)(nil),   // 12: siamese.plugins.v1.CalibrateReply
 	(*ScoreRequest)(nil),     // 13: siamese.plugins.v1.ScoreRequest
 	(*ScoreReply)(nil),       // 14: siamese.plugins.v1.ScoreReply
-	nil,                      // 15: siamese.plugins.v1.OpenRequest.ExtraEntry
+	(*ValidateRequest)(nil),  // 15: siamese.plugins.v1.ValidateRequest
+	(*ValidateReply)(nil),    // 16: siamese.plugins.v1.ValidateReply
+	nil,                      // 17: siamese.plugins.v1.OpenRequest.ExtraEntry
 }
 var file_domain_proto_depIdxs = []int32{
-	15, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
+	17, // 0: siamese.plugins.v1.OpenRequest.extra:type_name -> siamese.plugins.v1.OpenRequest.ExtraEntry
 	3,  // 1: siamese.plugins.v1.OpenRequest.assets:type_name -> siamese.plugins.v1.Tensor
 	6,  // 2: siamese.plugins.v1.Batch.items:type_name -> siamese.plugins.v1.Item
 	6,  // 3: siamese.plugins.v1.Episode.support:type_name -> siamese.plugins.v1.Item
@@ -1155,15 +1260,17 @@ var file_domain_proto_depIdxs = []int32{
 	10, // 9: siamese.plugins.v1.Domain.Decode:input_type -> siamese.plugins.v1.DecodeRequest
 	11, // 10: siamese.plugins.v1.Domain.Calibrate:input_type -> siamese.plugins.v1.CalibrateRequest
 	13, // 11: siamese.plugins.v1.Domain.Score:input_type -> siamese.plugins.v1.ScoreRequest
-	1,  // 12: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
-	4,  // 13: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
-	7,  // 14: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
-	9,  // 15: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
-	6,  // 16: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
-	12, // 17: siamese.plugins.v1.Domain.Calibrate:output_type -> siamese.plugins.v1.CalibrateReply
-	14, // 18: siamese.plugins.v1.Domain.Score:output_type -> siamese.plugins.v1.ScoreReply
-	12, // [12:19] is the sub-list for method output_type
-	5,  // [5:12] is the sub-list for method input_type
+	15, // 12: siamese.plugins.v1.Domain.Validate:input_type -> siamese.plugins.v1.ValidateRequest
+	1,  // 13: siamese.plugins.v1.Domain.About:output_type -> siamese.plugins.v1.AboutReply
+	4,  // 14: siamese.plugins.v1.Domain.Open:output_type -> siamese.plugins.v1.Description
+	7,  // 15: siamese.plugins.v1.Domain.Pairs:output_type -> siamese.plugins.v1.Batch
+	9,  // 16: siamese.plugins.v1.Domain.Episodes:output_type -> siamese.plugins.v1.Episode
+	6,  // 17: siamese.plugins.v1.Domain.Decode:output_type -> siamese.plugins.v1.Item
+	12, // 18: siamese.plugins.v1.Domain.Calibrate:output_type -> siamese.plugins.v1.CalibrateReply
+	14, // 19: siamese.plugins.v1.Domain.Score:output_type -> siamese.plugins.v1.ScoreReply
+	16, // 20: siamese.plugins.v1.Domain.Validate:output_type -> siamese.plugins.v1.ValidateReply
+	13, // [13:21] is the sub-list for method output_type
+	5,  // [5:13] is the sub-list for method input_type
 	5,  // [5:5] is the sub-list for extension type_name
 	5,  // [5:5] is the sub-list for extension extendee
 	0,  // [0:5] is the sub-list for field type_name
@@ -1180,7 +1287,7 @@ func file_domain_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_domain_proto_rawDesc), len(file_domain_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

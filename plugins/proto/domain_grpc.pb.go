@@ -33,6 +33,7 @@ const (
 	Domain_Decode_FullMethodName    = "/siamese.plugins.v1.Domain/Decode"
 	Domain_Calibrate_FullMethodName = "/siamese.plugins.v1.Domain/Calibrate"
 	Domain_Score_FullMethodName     = "/siamese.plugins.v1.Domain/Score"
+	Domain_Validate_FullMethodName  = "/siamese.plugins.v1.Domain/Validate"
 )
 
 // DomainClient is the client API for Domain service.
@@ -56,6 +57,9 @@ type DomainClient interface {
 	// Score scores a task's pairs as a model scores them (core.PairScorer),
 	// for the same domains.
 	Score(ctx context.Context, in *ScoreRequest, opts ...grpc.CallOption) (*ScoreReply, error)
+	// Validate scores a model during training its own way (core.Validator),
+	// for a domain whose Description says it validates.
+	Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateReply, error)
 }
 
 type domainClient struct {
@@ -175,6 +179,15 @@ func (c *domainClient) Score(ctx context.Context, in *ScoreRequest, opts ...grpc
 	return out, nil
 }
 
+func (c *domainClient) Validate(ctx context.Context, in *ValidateRequest, opts ...grpc.CallOption) (*ValidateReply, error) {
+	out := new(ValidateReply)
+	err := c.cc.Invoke(ctx, Domain_Validate_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DomainServer is the server API for Domain service.
 // All implementations must embed UnimplementedDomainServer
 // for forward compatibility
@@ -196,6 +209,9 @@ type DomainServer interface {
 	// Score scores a task's pairs as a model scores them (core.PairScorer),
 	// for the same domains.
 	Score(context.Context, *ScoreRequest) (*ScoreReply, error)
+	// Validate scores a model during training its own way (core.Validator),
+	// for a domain whose Description says it validates.
+	Validate(context.Context, *ValidateRequest) (*ValidateReply, error)
 	mustEmbedUnimplementedDomainServer()
 }
 
@@ -223,6 +239,9 @@ func (UnimplementedDomainServer) Calibrate(context.Context, *CalibrateRequest) (
 }
 func (UnimplementedDomainServer) Score(context.Context, *ScoreRequest) (*ScoreReply, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Score not implemented")
+}
+func (UnimplementedDomainServer) Validate(context.Context, *ValidateRequest) (*ValidateReply, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Validate not implemented")
 }
 func (UnimplementedDomainServer) mustEmbedUnimplementedDomainServer() {}
 
@@ -369,6 +388,24 @@ func _Domain_Score_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Domain_Validate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DomainServer).Validate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Domain_Validate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DomainServer).Validate(ctx, req.(*ValidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Domain_ServiceDesc is the grpc.ServiceDesc for Domain service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -395,6 +432,10 @@ var Domain_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Score",
 			Handler:    _Domain_Score_Handler,
+		},
+		{
+			MethodName: "Validate",
+			Handler:    _Domain_Validate_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
