@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Description says what a domain offers; the host uses it to make a model
@@ -108,6 +109,25 @@ func (o DomainOptions) Float(key string, def float64) (float64, error) {
 		return 0, fmt.Errorf("option %s=%q: want a number", key, v)
 	}
 	return f, nil
+}
+
+// List reads option key of o.Extra as comma-separated names, and whether
+// it was given at all: "none" (or an empty value) is the empty list.
+func (o DomainOptions) List(key string) ([]string, bool) {
+	v, ok := o.Extra[key]
+	if !ok {
+		return nil, false
+	}
+	out := []string{}
+	if strings.TrimSpace(v) == "none" {
+		return out, true
+	}
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out, true
 }
 
 // Calibrator is a Domain that scores pairs beyond its models' head (a

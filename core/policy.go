@@ -17,6 +17,10 @@ type Policy struct {
 	// ValTask is the evaluation task that validates during training and
 	// calibrates the threshold after it ("" for none).
 	ValTask string `json:"val_task,omitempty"`
+	// FAR, if set, is the false-accept rate on the validation task that the
+	// threshold is calibrated at by default (0: at the equal-error rate):
+	// a domain where a false accept costs more than a false reject.
+	FAR float64 `json:"far,omitempty"`
 	// Recipe holds the training defaults for what the user does not set.
 	Recipe Recipe `json:"recipe"`
 	// FineTune, if set, replaces Recipe when a trained model is

@@ -96,6 +96,25 @@ func TestBuiltinDomainsOverGRPC(t *testing.T) {
 			if _, err := remote.Episodes(ctx, "nope"); err == nil {
 				t.Error("unknown task: no error")
 			}
+			// A domain that validates its own way does so over gRPC too.
+			if lv, ok := local.(core.Validator); ok {
+				rv, ok := remote.(core.Validator)
+				if !ok {
+					t.Fatal("the plugin does not validate; the domain in process does")
+				}
+				m, err := core.New(ld.Spec, ld.Preprocess, 3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				want, err := lv.Validate(ctx, m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := rv.Validate(ctx, m); err != nil || got != want {
+					t.Errorf("validation %v (%v) over gRPC, %v in process", got, err, want)
+				}
+			}
 		})
 	}
 }

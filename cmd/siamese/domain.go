@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -69,7 +70,13 @@ func loadModel(c *cli.Context) (*core.Model, error) {
 }
 
 // listFiles expands folders among args to their images, sorted.
-func listFiles(args []string) ([]string, error) {
+func listFiles(args []string) ([]string, error) { return listEnrolment(args, nil) }
+
+// listEnrolment is listFiles for enrolment: a folder laid out as an
+// entry's (a writer's genuine/ and forged/ folders) gives the images of
+// its subfolder named by the policy's accept word, and a folder holding
+// only its reject word's is refused.
+func listEnrolment(args []string, e *core.Enrolment) ([]string, error) {
 	var files []string
 	for _, a := range args {
 		st, err := os.Stat(a)
@@ -80,13 +87,26 @@ func listFiles(args []string) ([]string, error) {
 			files = append(files, a)
 			continue
 		}
-		entries, err := os.ReadDir(a)
+		dir := a
+		if e != nil && e.Accept != "" {
+			if st, err := os.Stat(filepath.Join(a, e.Accept)); err == nil && st.IsDir() {
+				dir = filepath.Join(a, e.Accept)
+			}
+		}
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return nil, err
 		}
+		n := 0
 		for _, e := range entries {
 			if !e.IsDir() && imageset.IsImage(e.Name()) {
-				files = append(files, filepath.Join(a, e.Name()))
+				files = append(files, filepath.Join(dir, e.Name()))
+				n++
+			}
+		}
+		if n == 0 && e != nil && e.Reject != "" {
+			if st, err := os.Stat(filepath.Join(a, e.Reject)); err == nil && st.IsDir() {
+				return nil, fmt.Errorf("%s holds %s %ss only (in %s/), no %s ones to enroll", a, e.Reject, e.Item, e.Reject, e.Accept)
 			}
 		}
 	}
@@ -164,12 +184,12 @@ func (e enrolment) enroll() *cli.Command {
 			if err := gallery.CheckName(c.String(e.Key)); err != nil {
 				return fmt.Errorf("--%s: %w", e.Key, err)
 			}
-			if c.NArg() < e.Min || c.NArg() > e.Max {
-				return fmt.Errorf("enroll: give %d to %d %ss, got %d", e.Min, e.Max, e.Item, c.NArg())
-			}
-			files, err := listFiles(c.Args().Slice())
+			files, err := listEnrolment(c.Args().Slice(), e.Enrolment)
 			if err != nil {
 				return err
+			}
+			if len(files) < e.Min || len(files) > e.Max {
+				return fmt.Errorf("enroll: give %d to %d %ss, got %d", e.Min, e.Max, e.Item, len(files))
 			}
 			found, err := findFiles(c, m, files)
 			if err != nil {
@@ -189,16 +209,35 @@ func (e enrolment) enroll() *cli.Command {
 				embs = append(embs, f.Emb)
 			}
 			name := c.String(e.Key)
+			// The same image under two entries (one scan filed under two
+			// writers) is enrolled, with a warning naming the other entry.
+			type duplicate struct {
+				File string `json:"file"`
+				Also string `json:"also_enrolled_as"`
+			}
+			var dups []duplicate
 			g, err := gallery.Update(c.String("gallery"), m, e.Max, func(g *gallery.Gallery) error {
+				dups = nil
+				for i, emb := range embs {
+					if p := g.Holder(emb, name); p != nil {
+						dups = append(dups, duplicate{found[i].File, p.Name})
+					}
+				}
 				return g.Enroll(name, embs, c.Bool("replace"))
 			})
 			if err != nil {
 				return err
 			}
+			for _, d := range dups {
+				slog.Warn(fmt.Sprintf("the same %s is already enrolled under another %s", e.Item, e.Noun), "file", d.File, e.Noun, d.Also)
+			}
 			if c.Bool("json") {
-				return printJSON(c, map[string]any{"enrolled": name, "images": len(embs), "entries": len(g.People)})
+				return printJSON(c, map[string]any{"enrolled": name, "images": len(embs), "entries": len(g.People), "duplicates": dups})
 			}
 			fmt.Fprintf(c.App.Writer, "enrolled %s from %d %s(s); %d in %s\n", name, len(embs), e.Item, len(g.People), c.String("gallery"))
+			for _, d := range dups {
+				fmt.Fprintf(c.App.Writer, "warning: %s is already enrolled as a %s of %s %s\n", d.File, e.Item, e.Noun, d.Also)
+			}
 			return nil
 		},
 	}

@@ -175,7 +175,7 @@ func trainCommand() *cli.Command {
 			&cli.BoolFlag{Name: "augment", Usage: "random distortions (default: the domain's recipe)"},
 			&cli.StringFlag{Name: "val-task", Usage: "task for validation and threshold calibration (default: the domain's)"},
 			intFlag("val-every", 0, 1, maxSteps, "validate every N steps (default: the domain's recipe, else 500)"),
-			floatFlag("far", 0, 0, 1, "both", "calibrate the threshold at this false-accept rate, in (0, 1), on the validation pairs (default: at the EER)"),
+			floatFlag("far", 0, 0, 1, "both", "calibrate the threshold at this false-accept rate, in (0, 1), on the validation pairs (default: the domain's, else at the EER)"),
 			intFlag("patience", 0, 0, maxSteps, "stop after N validations without improvement (0: never)"),
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint file (default OUT.ckpt)"},
 			intFlag("ckpt-every", 1000, 0, maxSteps, "checkpoint every N steps (0: only at the end and on Ctrl-C)"),
@@ -351,12 +351,16 @@ func runTrain(c *cli.Context) error {
 		return err
 	}
 	out := c.String("out")
+	far := dom.Describe().Policy.FAR
+	if c.IsSet("far") {
+		far = c.Float64("far")
+	}
 	if cal, ok := dom.(core.Calibrator); ok && task != "" {
-		if err := cal.Calibrate(ctx, m, task, c.Float64("far")); err != nil {
+		if err := cal.Calibrate(ctx, m, task, far); err != nil {
 			return err
 		}
 	} else if task != "" {
-		if _, err := metrics.Calibrate(ctx, m, dom, task, c.Float64("far")); err != nil {
+		if _, err := metrics.Calibrate(ctx, m, dom, task, far); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -78,6 +79,23 @@ func (g *Gallery) Find(name string) *Person {
 	i := sort.Search(len(g.People), func(i int) bool { return g.People[i].Name >= name })
 	if i < len(g.People) && g.People[i].Name == name {
 		return g.People[i]
+	}
+	return nil
+}
+
+// Holder returns the entry other than except that holds exactly this
+// embedding (the same image enrolled twice: one scan under two writers),
+// or nil.
+func (g *Gallery) Holder(emb []float32, except string) *Person {
+	for _, p := range g.People {
+		if p.Name == except {
+			continue
+		}
+		for _, e := range p.Embeddings {
+			if slices.Equal(e, emb) {
+				return p
+			}
+		}
 	}
 	return nil
 }

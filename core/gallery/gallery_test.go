@@ -315,3 +315,29 @@ func FuzzReadGallery(f *testing.F) {
 		}
 	})
 }
+
+// TestHolder finds the other entry holding the very same embedding (one
+// image enrolled twice), never the entry itself or a near one.
+func TestHolder(t *testing.T) {
+	g := gallery.NewFor("m", 2, 5)
+	if err := g.Enroll("a", [][]float32{emb(1, 0), emb(0, 1)}, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		emb    []float32
+		except string
+		want   string
+	}{
+		{emb(0, 1), "b", "a"},
+		{emb(0, 1), "a", ""},
+		{emb(0, 1.0001), "b", ""},
+	} {
+		got := ""
+		if p := g.Holder(tc.emb, tc.except); p != nil {
+			got = p.Name
+		}
+		if got != tc.want {
+			t.Errorf("Holder(%v, except %q) = %q, want %q", tc.emb, tc.except, got, tc.want)
+		}
+	}
+}

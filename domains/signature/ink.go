@@ -2,6 +2,7 @@ package signature
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 
@@ -9,8 +10,15 @@ import (
 	"golang.org/x/image/draw"
 )
 
-// ErrNoInk is returned for a page without ink (blank or uniform).
-var ErrNoInk = errors.New("no ink found: the page is blank")
+// ErrNoInk is returned (wrapped, saying why) for a page without ink:
+// blank, uniform, or all background after Otsu's threshold.
+var ErrNoInk = errors.New("no ink found")
+
+// minInkContrast is how much darker (of 255) ink must be than the paper
+// (the faintest of the shared sets, an NFI forgery, is 60 darker):
+// Otsu's threshold splits any page in two, and a page of paper shading or
+// scanner noise alone splits into two classes of near the same gray.
+const minInkContrast = 48
 
 // inkWorkSide bounds the side of the reduced copy on which the ink is
 // found: a large scan is averaged down to it first, so the scan itself can
@@ -26,26 +34,32 @@ func PrepareInk(img image.Image, pre core.Preprocess) ([]float32, error) {
 	g := reduceGray(img, max(inkWorkSide, 2*pre.Width, 2*pre.Height))
 	t, ok := otsu(g.Pix)
 	if !ok {
-		return nil, ErrNoInk
+		return nil, fmt.Errorf("%w: the page is blank", ErrNoInk)
 	}
 	// Ink is darker than t; everything else becomes background (0 once
 	// inverted). Find the ink's bounding box.
 	w, h := g.Rect.Dx(), g.Rect.Dy()
 	x0, y0, x1, y1, n := w, h, -1, -1, 0
+	var inkSum, paperSum int
 	for y := 0; y < h; y++ {
 		row := g.Pix[y*g.Stride : y*g.Stride+w]
 		for x, v := range row {
 			if v <= t {
+				inkSum += int(v)
 				row[x] = 255 - v
 				n++
 				x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
 			} else {
+				paperSum += int(v)
 				row[x] = 0
 			}
 		}
 	}
 	if n < 8 || n > w*h*3/4 {
-		return nil, ErrNoInk
+		return nil, fmt.Errorf("%w: %d of %d pixels are darker than Otsu's threshold %d", ErrNoInk, n, w*h, t)
+	}
+	if paper, ink := paperSum/(w*h-n), inkSum/n; paper-ink < minInkContrast {
+		return nil, fmt.Errorf("%w: the page is all background after Otsu's threshold (the darker class, gray %d, is within %d of the paper's %d)", ErrNoInk, ink, minInkContrast, paper)
 	}
 	crop := g.SubImage(image.Rect(x0, y0, x1+1, y1+1))
 	cw, ch := x1-x0+1, y1-y0+1
@@ -115,6 +129,19 @@ func luminance(img image.Image) func(x, y int) uint8 {
 		}
 	case *image.YCbCr:
 		return func(x, y int) uint8 { return m.Y[m.YOffset(x, y)] }
+	case *image.Paletted:
+		// A palette scan (a TIFF or GIF in palette mode): each index's gray
+		// on white paper, once; indices beyond the palette are paper.
+		var lut [256]uint8
+		for i := range lut {
+			lut[i] = 255
+			if i < len(m.Palette) {
+				r, g, b, a := m.Palette[i].RGBA()
+				r, g, b = r+0xffff-a, g+0xffff-a, b+0xffff-a
+				lut[i] = uint8((19595*r + 38470*g + 7471*b + 1<<15) >> 24)
+			}
+		}
+		return func(x, y int) uint8 { return lut[m.Pix[m.PixOffset(x, y)]] }
 	}
 	return func(x, y int) uint8 { return color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y }
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/siamesenet/siamese/core/train"
 	"github.com/siamesenet/siamese/domains/signature"
 	_ "github.com/siamesenet/siamese/heads/contrastive"
+	_ "github.com/siamesenet/siamese/heads/cosine"
 	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 	_ "github.com/siamesenet/siamese/towers/cnn"
@@ -79,14 +80,20 @@ func TestConformance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Every genuine signature and every forgery of the 2 test writers (6
+	// and 3 each) is questioned once, against 5 references.
+	genuine, forged := 0, 0
 	for _, ep := range eps {
-		forged := 0
 		for _, l := range ep.QueryLabel {
 			forged += l
+			genuine += 1 - l
 		}
-		if len(ep.Support) != signature.References || forged != 3 {
-			t.Errorf("episode: %d references and %d forgeries questioned; want %d and 3", len(ep.Support), forged, signature.References)
+		if len(ep.Support) != signature.References {
+			t.Errorf("episode with %d references, want %d", len(ep.Support), signature.References)
 		}
+	}
+	if genuine != 12 || forged != 6 {
+		t.Errorf("%d genuine and %d forged signatures questioned; want 12 and 6", genuine, forged)
 	}
 }
 
@@ -200,45 +207,62 @@ func TestLargeScan(t *testing.T) {
 	}
 }
 
-// TestUnseenWriters trains on 13 writers of the shared SigComp2011 Dutch
-// subset (900 steps) and verifies the 6 never seen: each questioned
-// signature against 5 genuine references (mean score, normalised by the
-// references' scores among themselves), genuine versus
-// skilled forgeries.
+// TestUnseenWriters trains the domain's recipe (its step budget, 800
+// steps, about 10 minutes on 2 idle cores) on the 27 training writers of the pooled SigComp2011 Dutch and NFI
+// sets, keeps the weights best on the 6 validation writers and calibrates
+// the threshold on them, as 'siamese signature train' does, then verifies
+// the 10 test writers never seen: every questioned signature against 5
+// genuine references (mean score, normalised by the references' scores
+// among themselves), genuine versus skilled forgeries.
 func TestUnseenWriters(t *testing.T) {
 	root := datadir.Domain("signatures")
 	if root == "" {
 		t.Skip("SIAMESE_DATA is not set (or has no signatures/): skipping the signature accuracy test")
 	}
-	d, err := signature.Open(core.DomainOptions{DataDir: root, Extra: map[string]string{"val": "0"}})
+	d, err := signature.Open(core.DomainOptions{DataDir: root})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Writers) != 19 {
-		t.Fatalf("%d writers, want 19", len(d.Writers))
-	}
-	m, err := core.New(d.Desc.Spec, d.Desc.Preprocess, 1)
+	desc := d.Describe()
+	m, err := core.New(desc.Spec, desc.Preprocess, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.Rule = desc.Rule
 	ctx := context.Background()
-	eps, err := d.Episodes(ctx, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 900 steps: about 4 minutes on 2 idle cores; a step budget keeps the
-	// result reproducible.
-	tr := &train.Trainer{Model: m, Domain: d, Config: train.Config{Schedule: "cosine", Steps: 900, Seed: 1, Augment: true}}
+	cfg := train.FromRecipe(signature.Policy.Recipe)
+	cfg.Seed = 1
+	tr := &train.Trainer{Model: m, Domain: d, Config: cfg, Validate: d.Validate}
 	res, err := tr.Run(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := metrics.VerifyEnrolled(ctx, m, eps, signature.Rule)
+	if _, err := metrics.Calibrate(ctx, m, d, signature.Policy.ValTask, signature.Policy.FAR); err != nil {
+		t.Fatal(err)
+	}
+	if m.Info.Calibration == nil || m.Info.Calibration.Task != "val" {
+		t.Fatalf("threshold calibrated on %+v, want the validation writers", m.Info.Calibration)
+	}
+	eps, err := d.Episodes(ctx, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d steps; 6 unseen writers, %d questioned (%d genuine): EER %.1f%%, ROC AUC %.3f", res.Steps, v.Pairs, v.Positives, 100*v.EER, v.AUC)
-	if v.EER > 0.25 {
-		t.Errorf("EER %.1f%% against skilled forgeries of unseen writers, want ≤ 25%%", 100*v.EER)
+	v, err := metrics.VerifyEnrolled(ctx, m, eps, *m.Rule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := metrics.Verify(v.Scores, v.Same, m.Threshold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d steps; %d unseen writers, %d questioned (%d genuine): EER %.1f%%, ROC AUC %.3f; at the stored threshold %.3f FAR %.1f%%, FRR %.1f%%",
+		res.Steps, len(d.Test), v.Pairs, v.Positives, 100*v.EER, v.AUC, m.Threshold, 100*at.FAR, 100*at.FRR)
+	// Issue 21 asks for EER ≤ 10% (not reached: docs/results.md) and FAR ≤
+	// 20% at the stored threshold.
+	if v.EER > 0.20 {
+		t.Errorf("EER %.1f%% against skilled forgeries of unseen writers, want ≤ 20%%", 100*v.EER)
+	}
+	if at.FAR > 0.20 || at.FRR > 0.35 {
+		t.Errorf("at the threshold calibrated on the validation writers: FAR %.1f%% (want ≤ 20%%), FRR %.1f%% (want ≤ 35%%)", 100*at.FAR, 100*at.FRR)
 	}
 }

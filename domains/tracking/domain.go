@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/metrics"
+	"github.com/siamesenet/siamese/internal/datadir"
 	"github.com/siamesenet/siamese/internal/imageset"
 )
 
@@ -106,30 +105,12 @@ func ParseOptions(o core.DomainOptions) (Options, error) {
 	if v, ok := o.Extra["test"]; ok {
 		opt.Test = strings.TrimSpace(v)
 	}
-	list := func(key string) ([]string, bool) {
-		v, ok := o.Extra[key]
-		if !ok {
-			return nil, false
-		}
-		if strings.TrimSpace(v) == "none" {
-			return []string{}, true
-		}
-		var out []string
-		for _, n := range strings.Split(v, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				out = append(out, n)
-			}
-		}
-		return out, true
-	}
-	opt.Validation, _ = list("validation")
-	opt.Train, _ = list("train")
-	if more, ok := list("more"); ok {
+	opt.Validation, _ = o.List("validation")
+	opt.Train, _ = o.List("train")
+	if more, ok := o.List("more"); ok {
 		opt.More = more
-	} else if o.DataDir != "" {
-		if st, err := os.Stat(filepath.Join(filepath.Dir(filepath.Clean(o.DataDir)), TrainFolder)); err == nil && st.IsDir() {
-			opt.More = []string{filepath.Join(filepath.Dir(filepath.Clean(o.DataDir)), TrainFolder)}
-		}
+	} else if p := datadir.Beside(o.DataDir, TrainFolder); p != "" {
+		opt.More = []string{p}
 	}
 	var err error
 	if opt.Gap, err = o.Int("gap", 50); err == nil && opt.Gap < 1 {

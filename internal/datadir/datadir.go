@@ -63,3 +63,17 @@ func Archive(dir, pattern string) string {
 	}
 	return dir
 }
+
+// Beside returns the folder named name next to the data folder dir (the
+// way a domain's further data sets sit beside its own), or "" when dir is
+// empty or there is no such folder.
+func Beside(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(filepath.Clean(dir)), name)
+	if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		return ""
+	}
+	return p
+}
