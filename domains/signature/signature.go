@@ -2,7 +2,10 @@
 // with genuine signatures and skilled forgeries, SigNet's preprocessing
 // (Otsu background removal, ink bright, cropped to the ink and scaled
 // keeping the aspect ratio), pairs genuine–genuine (same) and
-// genuine–forgery of one writer (different), and writer-disjoint splits.
+// genuine–forgery of one writer (different), several sets pooled by
+// writer (Pool: listed and exact duplicate scans dropped), and
+// writer-disjoint splits in proportion to each set (or one whole set as
+// the test).
 //
 // Layouts, in a folder or a zip: SigComp/Kaggle (NNN/ genuine, NNN_forg/
 // forged), CEDAR (full_org/original_W_N.png, full_forg/forgeries_W_N.png)
@@ -61,10 +64,11 @@ func init() {
 // the validation writers (their genuine signatures and skilled forgeries
 // against References genuine references each; never the training
 // writers), the threshold where 10% of their skilled forgeries pass (a
-// forgery accepted costs a bank more than a genuine signature questioned), the recipe (400 steps of 8 writers' 64 signatures, every genuine
-// and skilled pair of them and random forgeries to 320 pairs, augmented, on a cosine schedule, the best weights on
-// validation kept), and references of 2 to 20 genuine signatures a
-// writer, verified by the domain's Rule.
+// forgery accepted costs a bank more than a genuine signature questioned),
+// the recipe (800 steps of 8 writers' 64 signatures, every genuine and
+// skilled pair of them and random forgeries to 320 pairs, augmented, on a
+// cosine schedule, the best weights on validation kept), and references of
+// 2 to 20 genuine signatures a writer, verified by the domain's Rule.
 var Policy = core.Policy{
 	DataFolder: "signatures",
 	ValTask:    "val",
