@@ -138,10 +138,11 @@ func TestServeCommand(t *testing.T) {
 		t.Fatalf("in-flight enrol: %d %s", res.StatusCode, b)
 	}
 	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	// Every log line is read before Wait, which closes the pipe (a line
+	// still in it, such as "stopped", would be lost).
+	go func() { <-logsDone; done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		<-logsDone
 		if err != nil {
 			t.Fatalf("serve after SIGTERM: %v\n%s", err, rest.String())
 		}
