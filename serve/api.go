@@ -232,12 +232,15 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request) error {
 		return fail(http.StatusUnprocessableEntity, "found %d items in the two files; give one %s each", len(fs), s.cfg.Enrolment.Item)
 	}
 	m := s.cfg.Model
-	score := m.Head.Score(fs[0].Embedding, fs[1].Embedding)
+	score := float64(m.Head.Score(fs[0].Embedding, fs[1].Embedding))
+	if s.cfg.PairScore != nil {
+		score = s.cfg.PairScore(fs[0].raw, fs[1].raw, fs[0].Embedding, fs[1].Embedding)
+	}
 	verdict := s.cfg.Enrolment.Reject
-	if m.Same(score) {
+	if m.Same(float32(score)) {
 		verdict = s.cfg.Enrolment.Accept
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"a": fs[0].File, "b": fs[1].File, "score": score, "threshold": m.Threshold, "same": m.Same(score), "verdict": verdict})
+	writeJSON(w, http.StatusOK, map[string]any{"a": fs[0].File, "b": fs[1].File, "score": score, "threshold": m.Threshold, "same": m.Same(float32(score)), "verdict": verdict})
 	return nil
 }
 
@@ -547,15 +550,10 @@ func (s *Server) verify(w http.ResponseWriter, r *http.Request) error {
 	if len(fs) != 1 {
 		return fail(http.StatusUnprocessableEntity, "%s: %d %ss found; give one", ups[0].name, len(fs), e.Item)
 	}
-	var score float64
-	err = s.index.with(g, func(gg *gallery.Gallery) error {
-		var err error
-		score, err = gg.Score(s.cfg.Model.Head, name, fs[0].Embedding, rule)
-		if err != nil && gg.Find(name) == nil {
-			return fmt.Errorf("%s %q in gallery %q: %w", e.Noun, name, g, store.ErrNotFound)
-		}
-		return err
-	})
+	score, err := s.index.verify(g, name, s.cfg.Model.Head, fs[0].raw, fs[0].Embedding, rule)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%s %w", e.Noun, err)
+	}
 	if err != nil {
 		return err
 	}

@@ -22,10 +22,10 @@ type index struct {
 	mu        sync.RWMutex
 	galleries map[string]*gallery.Gallery
 	loaded    bool
-	// searcher makes a gallery's Search (nil: the head's scan); searches
-	// caches them until their gallery changes.
-	searcher func(g *gallery.Gallery) (Search, error)
-	searches map[string]Search
+	// scorer makes a gallery's GalleryScorer (nil: the head's scan);
+	// scorers caches them until their gallery changes.
+	scorer  func(g *gallery.Gallery) (GalleryScorer, error)
+	scorers map[string]GalleryScorer
 }
 
 func newIndex(st store.Store, modelID string) *index {
@@ -52,7 +52,7 @@ func (x *index) reload(ctx context.Context) error {
 		fresh[info.Name] = g
 	}
 	x.mu.Lock()
-	x.galleries, x.loaded, x.searches = fresh, true, nil
+	x.galleries, x.loaded, x.scorers = fresh, true, nil
 	x.mu.Unlock()
 	return nil
 }
@@ -112,7 +112,7 @@ func (x *index) put(s store.Subject) error {
 	if g == nil {
 		return fmt.Errorf("gallery %q: %w", s.Gallery, store.ErrNotFound)
 	}
-	delete(x.searches, s.Gallery)
+	delete(x.scorers, s.Gallery)
 	return g.EnrollAll([]*gallery.Person{{Name: s.Name, Note: s.Note, Added: s.Added, Embeddings: s.Embeddings}}, true)
 }
 
@@ -122,7 +122,7 @@ func (x *index) remove(name, subject string) {
 	defer x.mu.Unlock()
 	if g := x.galleries[name]; g != nil && g.Find(subject) != nil {
 		g.Remove(subject)
-		delete(x.searches, name)
+		delete(x.scorers, name)
 	}
 }
 
@@ -171,19 +171,10 @@ func (x *index) identify(name string, h core.Head, raw []byte, probe []float32, 
 		if len(g.People) == 0 {
 			return gallery.ErrEmptyGallery
 		}
-		if x.searcher != nil {
-			s := x.searches[name]
-			if s == nil {
-				var err error
-				if s, err = x.searcher(g); err != nil {
-					return err
-				}
-				if x.searches == nil {
-					x.searches = map[string]Search{}
-				}
-				x.searches[name] = s
-			}
-			out = s(raw, probe, k)
+		if sc, err := x.scorerOf(name, g); err != nil {
+			return err
+		} else if sc != nil {
+			out = sc.Identify(raw, probe, k)
 			for i := range out {
 				out[i].Known = float64(out[i].Score) >= threshold
 			}
@@ -197,4 +188,46 @@ func (x *index) identify(name string, h core.Head, raw []byte, probe []float32, 
 		return err
 	})
 	return out, err
+}
+
+// scorerOf is gallery g's scorer (nil without one), made on first use;
+// the caller holds x.mu.
+func (x *index) scorerOf(name string, g *gallery.Gallery) (GalleryScorer, error) {
+	if x.scorer == nil {
+		return nil, nil
+	}
+	if sc := x.scorers[name]; sc != nil {
+		return sc, nil
+	}
+	sc, err := x.scorer(g)
+	if err != nil {
+		return nil, err
+	}
+	if x.scorers == nil {
+		x.scorers = map[string]GalleryScorer{}
+	}
+	x.scorers[name] = sc
+	return sc, nil
+}
+
+// verify is the score of a probe against the named subject of a gallery:
+// the gallery's scorer's where it has one, else the head's under rule.
+func (x *index) verify(name, subject string, h core.Head, raw []byte, probe []float32, rule core.ScoreRule) (float64, error) {
+	var score float64
+	err := x.with(name, func(g *gallery.Gallery) error {
+		if g.Find(subject) == nil {
+			return fmt.Errorf("%q in gallery %q: %w", subject, name, store.ErrNotFound)
+		}
+		sc, err := x.scorerOf(name, g)
+		if err != nil {
+			return err
+		}
+		if sc != nil {
+			score, err = sc.Verify(subject, raw, probe)
+			return err
+		}
+		score, err = g.Score(h, subject, probe, rule)
+		return err
+	})
+	return score, err
 }

@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"fmt"
+	"math"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -45,16 +46,14 @@ func TestQuestionsModelServes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := questions.GallerySearcher(m)
-	if gs == nil {
-		t.Fatal("no searcher for a model with a fusion")
+	ps := questions.PairScore(m)
+	if ps == nil {
+		t.Fatal("no pair score for a model with a fusion")
 	}
 	srv, err := serve.New(serve.Config{Model: m, Decoder: dec, Store: fileStore(t), DefaultGallery: "faq", Logger: slog.New(slog.DiscardHandler),
 		Enrolment: &core.Enrolment{Noun: "question", Key: "name", Item: "text", Min: 1, Max: 1, Accept: "duplicate", Reject: "different", Identify: true},
-		Searcher: func(g *gallery.Gallery) (serve.Search, error) {
-			f, err := gs(g)
-			return f, err
-		}})
+		Scorer:    func(g *gallery.Gallery) (serve.GalleryScorer, error) { return questions.NewIndex(g, m) },
+		PairScore: ps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +72,45 @@ func TestQuestionsModelServes(t *testing.T) {
 	}
 	if s := first["score"].(float64); s <= 0 || s >= 1 || first["known"] != (s >= 0.5) {
 		t.Fatalf("the fused score is a probability, known at the threshold: %v", first)
+	}
+	// verify scores the claimed question as identify ranks it: by the
+	// fused score, not the head's alone; a question with no shared word
+	// scores lower.
+	var scores []float64
+	for _, name := range []string{"q1", "q3"} {
+		code, out := h.kiosk.multipart("POST", "/v1/galleries/faq/verify", map[string]string{"name": name, "text": "installing zygomorphic compiler"})
+		if code != 200 {
+			t.Fatalf("verify %s: %d %v", name, code, out)
+		}
+		s := out["score"].(float64)
+		if want := map[bool]string{true: "duplicate", false: "different"}[s >= 0.5]; out["verdict"] != want {
+			t.Fatalf("verify %s: verdict %v at score %v, want %s", name, out["verdict"], s, want)
+		}
+		scores = append(scores, s)
+	}
+	if want := first["score"].(float64); math.Abs(scores[0]-want) > 1e-6 || scores[1] >= scores[0] {
+		t.Fatalf("verify scores q1 %v and q3 %v; identify ranked q1 at %v", scores[0], scores[1], want)
+	}
+	// compare fuses with the model's own statistics, as the CLI does.
+	qa, qb := "installing zygomorphic compiler", "How can I install the zygomorphic compiler?"
+	code, out = h.kiosk.multipart("POST", "/v1/compare", nil, part{"a", "a.txt", qa}, part{"b", "b.txt", qb})
+	if code != 200 {
+		t.Fatalf("compare: %d %v", code, out)
+	}
+	var pair []core.Item
+	for _, q := range []string{qa, qb} {
+		it, err := dec.Decode([]byte(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair = append(pair, it)
+	}
+	es, err := m.Embed(t.Context(), pair, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, got := ps([]byte(qa), []byte(qb), es[0], es[1]), out["score"].(float64); math.Abs(got-want) > 1e-6 {
+		t.Fatalf("compare scores %v, want the fused %v", got, want)
 	}
 	// After a delete the search is made again: q1 is gone from it.
 	if code, out, _ := h.admin.do("DELETE", "/v1/galleries/faq/subjects/q1", nil, ""); code != 200 {

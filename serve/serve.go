@@ -55,17 +55,25 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Logger logs each request (nil: slog.Default()).
 	Logger *slog.Logger
-	// Searcher, if set, searches a gallery in place of the head's exact
-	// scan, for a model that scores beyond its head (a questions model's
-	// lexical fusion: questions.GallerySearcher). It is made again after
-	// the gallery changes.
-	Searcher func(g *gallery.Gallery) (Search, error)
+	// Scorer, if set, scores a gallery's entries in place of the head, for
+	// a model that scores beyond its head (a questions model's lexical
+	// fusion: questions.NewIndex): identify and verify go through it. It
+	// is made again after the gallery changes.
+	Scorer func(g *gallery.Gallery) (GalleryScorer, error)
+	// PairScore, if set, is compare's score of two uploads (their raw
+	// bytes and embeddings) in place of the head's.
+	PairScore func(a, b []byte, ea, eb []float32) float64
 }
 
-// Search returns the k best entries of a gallery for an upload (its raw
-// bytes: a question's text) and its embedding, best first, with scores on
-// the model's threshold's scale.
-type Search func(raw []byte, emb []float32, k int) []gallery.Match
+// GalleryScorer is a model's own scoring of one gallery's entries, with
+// scores on the model's threshold's scale.
+type GalleryScorer interface {
+	// Identify returns the k best entries for an upload (its raw bytes: a
+	// question's text) and its embedding, best first.
+	Identify(raw []byte, emb []float32, k int) []gallery.Match
+	// Verify is the score of an upload against the named entry.
+	Verify(name string, raw []byte, emb []float32) (float64, error)
+}
 
 // DefaultMaxUpload is the default bound of a request's body: 20 MiB.
 const DefaultMaxUpload = 20 << 20
@@ -111,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, dec: cfg.Decoder, index: newIndex(cfg.Store, cfg.Model.ID()), log: cfg.Logger}
-	s.index.searcher = cfg.Searcher
+	s.index.scorer = cfg.Scorer
 	var err error
 	if s.metrics, err = newMetrics(cfg.Registerer, cfg.Gatherer, s.index); err != nil {
 		return nil, err

@@ -99,11 +99,9 @@ func serveCommand() *cli.Command {
 			log := slog.New(slog.NewJSONHandler(c.App.ErrWriter, nil))
 			cfg := serve.Config{Model: m, Decoder: dec, Store: st, Enrolment: pol.Enrolment, Attendance: pol.Enrolment != nil && pol.Enrolment.Detect,
 				DefaultGallery: def, OncePerDay: c.Bool("once-per-day"), Location: loc, MaxUpload: int64(c.Int("max-upload-mb")) << 20, Logger: log}
-			if gs := questions.GallerySearcher(m); gs != nil { // a questions model's lexical fusion
-				cfg.Searcher = func(g *gallery.Gallery) (serve.Search, error) {
-					f, err := gs(g)
-					return f, err
-				}
+			if ps := questions.PairScore(m); ps != nil { // a questions model's lexical fusion
+				cfg.PairScore = ps
+				cfg.Scorer = func(g *gallery.Gallery) (serve.GalleryScorer, error) { return questions.NewIndex(g, m) }
 			}
 			srv, err := serve.New(cfg)
 			if err != nil {

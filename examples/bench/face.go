@@ -8,7 +8,6 @@ import (
 	"image/jpeg"
 	"io/fs"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"time"
 
@@ -82,7 +81,7 @@ func runFacePhoto(reps int) error {
 		times["embed one face"] = append(times["embed one face"], ms(t2.Sub(t1)))
 		times["total"] = append(times["total"], ms(t2.Sub(t0)))
 	}
-	fmt.Printf("one 640×480 JPEG (%s), the imported face network, %d cores, median of %d:\n\n| step | ms |\n|---|---|\n", what, runtime.NumCPU(), max(reps, 5))
+	fmt.Printf("one 640×480 JPEG (%s), the imported face network, median of %d, on %s:\n\n| step | ms |\n|---|---|\n", what, max(reps, 5), machine())
 	for _, k := range []string{"decode + detect + align", "embed one face", "total"} {
 		v := times[k]
 		sort.Float64s(v)

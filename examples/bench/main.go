@@ -22,7 +22,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -45,6 +44,7 @@ import (
 
 type options struct {
 	steps, batch, embedBatch int
+	gemm                     string // the product micro-kernel, passed on to each case
 }
 
 func main() {
@@ -72,7 +72,14 @@ func main() {
 	flag.IntVar(&o.embedBatch, "embed-batch", 64, "images per embedding batch")
 	child := flag.String("case", "", "run one case NET/MODE and print JSON (used by the parent)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile (with -case)")
+	vecFlag := flag.String("vec", "best", "the distance kernels to use: best, avx512, avx2 or generic (at most the CPU's best)")
+	gemmFlag := flag.String("gemm", "best", "the product micro-kernel to use: best, go-avx512, go-avx2 or go (at most the CPU's best)")
 	flag.Parse()
+	o.gemm = *gemmFlag
+	if err := useKernels(*vecFlag, *gemmFlag); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	var err error
 	switch {
 	case *child != "":
@@ -118,7 +125,7 @@ func runAll(nets, modes []string, reps int, compare bool, python string, peak fl
 	for r := 0; r < reps; r++ {
 		for _, net := range nets {
 			for _, mode := range modes {
-				args := []string{"-case", net + "/" + mode, "-steps", fmt.Sprint(o.steps), "-batch", fmt.Sprint(o.batch), "-embed-batch", fmt.Sprint(o.embedBatch)}
+				args := []string{"-case", net + "/" + mode, "-steps", fmt.Sprint(o.steps), "-batch", fmt.Sprint(o.batch), "-embed-batch", fmt.Sprint(o.embedBatch), "-gemm", o.gemm}
 				g, err := runJSON(self, args...)
 				if err != nil {
 					return fmt.Errorf("%s/%s: %w", net, mode, err)
@@ -137,7 +144,7 @@ func runAll(nets, modes []string, reps int, compare bool, python string, peak fl
 			}
 		}
 	}
-	fmt.Printf("siamese bench: %d cores, BLAS %s, batch %d pairs (train) / %d images (embed), median of %d\n\n", runtime.NumCPU(), core.BLAS, o.batch, o.embedBatch, reps)
+	fmt.Printf("siamese bench: %s\nproducts %s, batch %d pairs (train) / %d images (embed), median of %d\n\n", machine(), productPath(), o.batch, o.embedBatch, reps)
 	if compare {
 		fmt.Println("| net | mode | siamese | PyTorch | speed ratio | siamese RSS | PyTorch RSS | RSS ratio | siamese GFLOP/s | share of peak |")
 		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
@@ -374,7 +381,7 @@ func runChild(c string, o options, profile string) error {
 func runSearch() error {
 	const dim = 128
 	rng := rand.New(rand.NewPCG(1, 1))
-	fmt.Printf("exact top-5 search, %d-d embeddings, %d cores\n\n| head | embeddings | ms/query | queries/s |\n|---|---|---|---|\n", dim, runtime.NumCPU())
+	fmt.Printf("exact top-5 search, %d-d embeddings, on %s\n\n| head | embeddings | ms/query | queries/s |\n|---|---|---|---|\n", dim, machine())
 	for _, head := range []string{"l1sigmoid", "contrastive", "cosine"} {
 		h, err := core.NewHead(head, nil, []int{dim}, rng)
 		if err != nil {
@@ -437,7 +444,7 @@ func runGallery() error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("identify one probe embedding against a gallery, %d-d embeddings, %d cores\n\n| people | photos each | ms/probe |\n|---|---|---|\n", dim, runtime.NumCPU())
+	fmt.Printf("identify one probe embedding against a gallery, %d-d embeddings, on %s\n\n| people | photos each | ms/probe |\n|---|---|---|\n", dim, machine())
 	for _, per := range []int{1, 5} {
 		g := gallery.New(m, 0)
 		for i := 0; i < 10_000; i++ {

@@ -148,7 +148,7 @@ func runQuestionsScale(n int) error {
 		mean += v
 	}
 	mean /= float64(len(lat))
-	fmt.Printf("siamese bench -questions: %d cores, %d synthetic questions (Zipf words), default text tower (64-d), lexical fusion, exact search, top 5\n\n", runtime.NumCPU(), x.Len())
+	fmt.Printf("siamese bench -questions: %s\n%d synthetic questions (Zipf words), default text tower (64-d), lexical fusion, exact search, top 5\n\n", machine(), x.Len())
 	fmt.Println("| questions | embed | index (embed + stats + write) | file | load + prepare | heap after load | search ms/query (mean) | p50 | p99 |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	fmt.Printf("| %d | %.1f s | %.1f s | %.0f MB | %.1f s | %.0f MB | %.2f | %.2f | %.2f |\n", x.Len(), embedTime.Seconds(), indexTime.Seconds(), float64(st.Size())/1e6,

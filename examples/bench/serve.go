@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -211,8 +210,8 @@ func runServe(o serveOptions) error {
 		{"identify by photo (detect + embed + search)", upload("/v1/galleries/staff/identify")},
 		{"check-in by photo (+ one event stored)", upload("/v1/attendance/check-in")},
 	}
-	fmt.Printf("siamese bench -serve: %d cores, %s, %d subjects × 5 embeddings + 1 (enrolled in %.1f s), %d clients, %d s a phase, loopback\n\n",
-		runtime.NumCPU(), kind, o.subjects, enrolTime.Seconds(), o.clients, o.seconds)
+	fmt.Printf("siamese bench -serve: %s\n%s, %d subjects × 5 embeddings + 1 (enrolled in %.1f s), %d clients, %d s a phase, loopback\n\n",
+		machine(), kind, o.subjects, enrolTime.Seconds(), o.clients, o.seconds)
 	fmt.Println("| phase | requests | errors | requests/s | p50 ms | p99 ms |")
 	fmt.Println("|---|---|---|---|---|---|")
 	var checkIns2xx, recorded int

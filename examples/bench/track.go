@@ -83,7 +83,7 @@ func runTrack(reps int, compare bool, python string) error {
 			torch = append(torch, tr)
 		}
 	}
-	fmt.Printf("tracking %s (%d frames, %d×%d), default model (3 scales, 96×96 crops), %d cores, median of %d\n\n", seq.Name, len(frames), frames[0].W, frames[0].H, runtime.NumCPU(), reps)
+	fmt.Printf("tracking %s (%d frames, %d×%d), default model (3 scales, 96×96 crops), median of %d, on %s\n\n", seq.Name, len(frames), frames[0].W, frames[0].H, reps, machine())
 	fmt.Println("| what | frames per second |")
 	fmt.Println("|---|---|")
 	fmt.Printf("| tracker (crops, tower, responses, peak) | %.0f |\n", medianOf(tracker))

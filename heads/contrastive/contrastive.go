@@ -96,9 +96,9 @@ func (h *Head) Distance(a, c []float32) float64 {
 
 // RankKeys implements core.Ranker: the key is −d².
 func (h *Head) RankKeys(q, db, keys []float32) {
-	d := len(q)
+	vec.SqDistRows(q, db, keys)
 	for i := range keys {
-		keys[i] = -vec.SqDist(q, db[i*d:(i+1)*d])
+		keys[i] = -keys[i]
 	}
 }
 

@@ -117,10 +117,17 @@ func (h *Head) RankKeys(q, db, keys []float32) {
 		zero = make([]float32, d)
 	}
 	qq := float64(vec.SqDist(q, zero))
-	for i := range keys {
-		r := db[i*d : (i+1)*d]
-		rr := float64(vec.SqDist(r, zero))
-		keys[i] = float32((qq + rr - float64(vec.SqDist(q, r))) / (2 * math.Sqrt(qq+1e-12) * math.Sqrt(rr+1e-12)))
+	var norms [256]float32
+	for c := 0; c < len(keys); c += len(norms) {
+		ks := keys[c:min(c+len(norms), len(keys))]
+		rows := db[c*d:]
+		rr := norms[:len(ks)]
+		vec.SqDistRows(zero, rows, rr)
+		vec.SqDistRows(q, rows, ks)
+		for i, qr := range ks {
+			r := float64(rr[i])
+			ks[i] = float32((qq + r - float64(qr)) / (2 * math.Sqrt(qq+1e-12) * math.Sqrt(r+1e-12)))
+		}
 	}
 }
 

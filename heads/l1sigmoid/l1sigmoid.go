@@ -87,9 +87,10 @@ func (h *Head) Build(b *core.Builder, a, c, y *G.Node) (score, loss *G.Node, err
 
 // RankKeys implements core.Ranker: the key is the logit z.
 func (h *Head) RankKeys(q, db, keys []float32) {
-	d, b := len(q), h.bias.Data[0]
+	b := h.bias.Data[0]
+	vec.WeightedL1Rows(q, db, h.alpha.Data, keys)
 	for i := range keys {
-		keys[i] = vec.WeightedL1(q, db[i*d:(i+1)*d], h.alpha.Data) + b
+		keys[i] += b
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package gemm is the float32 matrix product used by the ops and by
 // gorgonia's dense layers: GotoBLAS-style blocking and packing around a
-// 6×16 register-blocked micro-kernel, in Go assembly with AVX2 and FMA on
-// amd64 and in portable Go elsewhere. It is 3–5× faster than gonum's pure-Go
+// register-blocked micro-kernel in Go assembly, chosen at run time by the
+// CPU's features: 12×32 with AVX-512, 6×16 with AVX2 and FMA, and portable
+// Go elsewhere. It is 3–5× faster than gonum's pure-Go
 // Sgemm on this project's machines; gonum remains the fallback for every
 // other BLAS routine (see Implementation).
 package gemm
@@ -12,15 +13,56 @@ import (
 )
 
 const (
-	mr = 6   // rows of the micro-tile
-	nr = 16  // columns of the micro-tile
 	kc = 256 // depth of a packed block
-	mc = 144 // rows of a packed block of A (a multiple of mr)
+	mc = 144 // rows of a packed block of A (a multiple of every mr)
 	nc = 2048
+
+	maxMR, maxNR = 12, 32 // the largest micro-tile
 )
 
-// useAsm is set on machines with AVX2 and FMA.
-var useAsm = hasAVX2FMA()
+// Path is a micro-kernel.
+type Path int
+
+// The micro-kernels, slowest first.
+const (
+	Generic Path = iota // portable Go, 6×16
+	AVX2                // AVX2 with FMA, 6×16
+	AVX512              // AVX-512F, 12×32
+)
+
+func (p Path) String() string { return [...]string{"go", "go-avx2", "go-avx512"}[p] }
+
+// Best is the fastest micro-kernel this CPU runs.
+func Best() Path {
+	switch {
+	case hasAVX512():
+		return AVX512
+	case hasAVX2FMA():
+		return AVX2
+	}
+	return Generic
+}
+
+// The micro-kernel in use and its tile: mr rows by nr columns.
+var (
+	path   Path
+	mr, nr int
+)
+
+func init() { Use(Best()) }
+
+// Use makes p the micro-kernel (no faster than Best) and returns the one
+// it replaces; tests and benchmarks compare paths with it. It must not
+// run during a product.
+func Use(p Path) Path {
+	old := path
+	path = min(p, Best())
+	mr, nr = 6, 16
+	if path == AVX512 {
+		mr, nr = 12, 32
+	}
+	return old
+}
 
 // backend, when set (build tag openblas), replaces the Go kernels.
 var (
@@ -82,7 +124,7 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 
 type buffers struct {
 	a, b []float32
-	tile [mr * nr]float32
+	tile [maxMR * maxNR]float32
 }
 
 var pool = sync.Pool{New: func() any {
@@ -181,18 +223,22 @@ func packB(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 
 // kernel computes C[0:mr, 0:nr] += Σₚ a[p·mr+i]·b[p·nr+j].
 func kernel(kb int, a, b, c []float32, ldc int) {
-	if useAsm {
-		_ = a[kb*mr-1]
-		_ = b[kb*nr-1]
-		_ = c[(mr-1)*ldc+nr-1]
-		kernelAVX2(kb, &a[0], &b[0], &c[0], ldc)
+	if path == Generic || kb == 0 {
+		kernelGo(kb, a, b, c, ldc)
 		return
 	}
-	kernelGo(kb, a, b, c, ldc)
+	_ = a[kb*mr-1]
+	_ = b[kb*nr-1]
+	_ = c[(mr-1)*ldc+nr-1]
+	if path == AVX512 {
+		kernelAVX512(kb, &a[0], &b[0], &c[0], ldc)
+		return
+	}
+	kernelAVX2(kb, &a[0], &b[0], &c[0], ldc)
 }
 
 func kernelGo(kb int, a, b, c []float32, ldc int) {
-	var acc [mr][nr]float32
+	var acc [maxMR][maxNR]float32
 	for p := 0; p < kb; p++ {
 		bp := b[p*nr : p*nr+nr : p*nr+nr]
 		ap := a[p*mr : p*mr+mr : p*mr+mr]
@@ -212,14 +258,11 @@ func kernelGo(kb int, a, b, c []float32, ldc int) {
 	}
 }
 
-// Name says which kernel runs: "openblas", "go-avx2" (assembly) or "go"
-// (portable).
+// Name says which kernel runs: "openblas", "go-avx512" or "go-avx2"
+// (assembly), or "go" (portable).
 func Name() string {
 	if backendName != "" {
 		return backendName
 	}
-	if useAsm {
-		return "go-avx2"
-	}
-	return "go"
+	return path.String()
 }

@@ -49,19 +49,32 @@ func randSlice(rng *rand.Rand, n int) []float32 {
 
 func TestSgemmMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {7, 17, 3}, {13, 40, 300}, {64, 128, 9}, {150, 33, 260}, {5, 2100, 20}, {200, 300, 100}}
+	shapes := [][3]int{{1, 1, 1}, {6, 16, 1}, {12, 32, 1}, {7, 17, 3}, {13, 40, 300}, {25, 65, 7}, {64, 128, 9}, {150, 33, 260}, {5, 2100, 20}, {200, 300, 100}, {145, 70, 513}}
 	saved := backend
 	defer func() { backend = saved }()
-	for _, impl := range []string{"go", "go-avx2", "openblas"} {
-		asm := impl == "go-avx2"
-		if asm && !hasAVX2FMA() || impl == "openblas" && saved == nil {
+	defer Use(Use(Best()))
+	// Every micro-kernel this CPU runs, forced in turn, then OpenBLAS
+	// where it is built in.
+	var impls []string
+	for p := Generic; p <= Best(); p++ {
+		impls = append(impls, p.String())
+	}
+	t.Logf("kernels on this CPU: %v", impls)
+	for _, impl := range append(impls, "openblas") {
+		if impl == "openblas" && saved == nil {
 			continue
 		}
-		useAsm = asm
 		backend = nil
 		if impl == "openblas" {
 			backend = saved
+		} else {
+			for p := Generic; p <= Best(); p++ {
+				if p.String() == impl {
+					Use(p)
+				}
+			}
 		}
+		asm := impl
 		for _, s := range shapes {
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {
@@ -91,7 +104,7 @@ func TestSgemmMatchesReference(t *testing.T) {
 									continue
 								}
 								if math.Abs(got-w) > 1e-4*math.Sqrt(float64(k))*math.Max(1, math.Abs(w)) {
-									t.Fatalf("asm=%v %v ta=%v tb=%v alpha,beta=%v: C[%d,%d] = %v, want %v", asm, s, ta, tb, ab, i, j, got, w)
+									t.Fatalf("%s %v ta=%v tb=%v alpha,beta=%v: C[%d,%d] = %v, want %v", asm, s, ta, tb, ab, i, j, got, w)
 								}
 							}
 						}
@@ -100,19 +113,21 @@ func TestSgemmMatchesReference(t *testing.T) {
 			}
 		}
 	}
-	useAsm = hasAVX2FMA()
 }
 
 func BenchmarkSgemm(b *testing.B) {
 	for _, s := range []int{64, 256, 1024} {
 		rng := rand.New(rand.NewPCG(1, 1))
 		a, bb, c := randSlice(rng, s*s), randSlice(rng, s*s), make([]float32, s*s)
-		b.Run(fmt.Sprintf("ours-%d", s), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				Sgemm(false, false, s, s, s, 1, a, s, bb, s, 0, c, s)
-			}
-			b.ReportMetric(2*float64(s*s*s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		for p := AVX2; p <= Best(); p++ {
+			b.Run(fmt.Sprintf("%s-%d", p, s), func(b *testing.B) {
+				defer Use(Use(p))
+				for i := 0; i < b.N; i++ {
+					Sgemm(false, false, s, s, s, 1, a, s, bb, s, 0, c, s)
+				}
+				b.ReportMetric(2*float64(s*s*s)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 		b.Run(fmt.Sprintf("gonum-%d", s), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, s, s, s, 1, a, s, bb, s, 0, c, s)

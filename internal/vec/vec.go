@@ -1,7 +1,48 @@
 // Package vec has the float32 vector kernels behind search over cached
-// embeddings: squared Euclidean distance and weighted L1 distance, in Go
-// assembly with AVX2 and FMA on amd64 and in portable Go elsewhere.
+// embeddings: squared Euclidean distance and weighted L1 distance, of one
+// pair or of a query against many rows. On amd64 they are Go assembly,
+// chosen at run time by the CPU's features: AVX-512 where the machine has
+// it, else AVX2 with FMA, else portable Go.
 package vec
+
+// Path is a set of kernels.
+type Path int
+
+// The kernel paths, slowest first.
+const (
+	Generic Path = iota // portable Go
+	AVX2                // AVX2 with FMA
+	AVX512              // AVX-512F
+)
+
+func (p Path) String() string {
+	return [...]string{"generic", "avx2", "avx512"}[p]
+}
+
+// Best is the fastest path this CPU runs.
+func Best() Path {
+	switch {
+	case hasAVX512:
+		return AVX512
+	case hasAVX2:
+		return AVX2
+	}
+	return Generic
+}
+
+// path is the one in use; tests force the others.
+var path = Best()
+
+// Current is the path in use.
+func Current() Path { return path }
+
+// Use makes p the path in use (no faster than Best) and returns the one
+// it replaces; tests and benchmarks use it to compare paths.
+func Use(p Path) Path {
+	old := path
+	path = min(p, Best())
+	return old
+}
 
 // SqDist returns Σ(a−b)². len(b) must be at least len(a).
 func SqDist(a, b []float32) float32 {
@@ -9,7 +50,7 @@ func SqDist(a, b []float32) float32 {
 	b = b[:n]
 	var s float32
 	i := 0
-	if useAsm && n >= 8 {
+	if path >= AVX2 && n >= 8 {
 		m := n &^ 7
 		s = sqDistAVX2(&a[0], &b[0], m)
 		i = m
@@ -27,7 +68,7 @@ func WeightedL1(a, b, w []float32) float32 {
 	b, w = b[:n], w[:n]
 	var s float32
 	i := 0
-	if useAsm && n >= 8 {
+	if path >= AVX2 && n >= 8 {
 		m := n &^ 7
 		s = wL1AVX2(&a[0], &b[0], &w[0], m)
 		i = m
@@ -40,4 +81,38 @@ func WeightedL1(a, b, w []float32) float32 {
 		s += w[i] * d
 	}
 	return s
+}
+
+// SqDistRows writes Σ(q−r)² into out[i] for each row r of db: row i is
+// db[i·len(q) : (i+1)·len(q)], for the len(out) rows db must hold.
+func SqDistRows(q, db, out []float32) {
+	d, n := len(q), len(out)
+	if n == 0 {
+		return
+	}
+	db = db[:n*d]
+	if path == AVX512 && d >= 16 && d%16 == 0 {
+		sqDistRowsAVX512(&q[0], &db[0], &out[0], d, n)
+		return
+	}
+	for i := range out {
+		out[i] = SqDist(q, db[i*d:(i+1)*d])
+	}
+}
+
+// WeightedL1Rows writes Σ w·|q−r| into out[i] for each row r of db, laid
+// out as in SqDistRows. w must be at least as long as q.
+func WeightedL1Rows(q, db, w, out []float32) {
+	d, n := len(q), len(out)
+	if n == 0 {
+		return
+	}
+	db, w = db[:n*d], w[:d]
+	if path == AVX512 && d >= 16 && d%16 == 0 {
+		wL1RowsAVX512(&q[0], &db[0], &w[0], &out[0], d, n)
+		return
+	}
+	for i := range out {
+		out[i] = WeightedL1(q, db[i*d:(i+1)*d], w)
+	}
 }

@@ -2,10 +2,19 @@ package vec
 
 import "golang.org/x/sys/cpu"
 
-var useAsm = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+)
 
 //go:noescape
 func sqDistAVX2(a, b *float32, n int) float32
 
 //go:noescape
 func wL1AVX2(a, b, w *float32, n int) float32
+
+//go:noescape
+func sqDistRowsAVX512(q, db, out *float32, d, n int)
+
+//go:noescape
+func wL1RowsAVX512(q, db, w, out *float32, d, n int)

@@ -91,3 +91,125 @@ wreduce:
 	VMOVSS       X0, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func sqDistRowsAVX512(q, db, out *float32, d, n int)
+// d is a positive multiple of 16; out gets Σ(q−row)² for each of n rows.
+TEXT ·sqDistRowsAVX512(SB), NOSPLIT, $0-40
+	MOVQ  q+0(FP), R8
+	MOVQ  db+8(FP), DI
+	MOVQ  out+16(FP), R9
+	MOVQ  d+24(FP), R10
+	MOVQ  n+32(FP), R11
+	TESTQ R11, R11
+	JE    sqrdone
+
+sqrrow:
+	MOVQ   R8, SI
+	MOVQ   R10, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	CMPQ   CX, $32
+	JL     sqrtail
+
+sqrloop:
+	VMOVUPS     (SI), Z2
+	VMOVUPS     64(SI), Z3
+	VSUBPS      (DI), Z2, Z2
+	VSUBPS      64(DI), Z3, Z3
+	VFMADD231PS Z2, Z2, Z0
+	VFMADD231PS Z3, Z3, Z1
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JGE         sqrloop
+
+sqrtail:
+	CMPQ        CX, $16
+	JL          sqrreduce
+	VMOVUPS     (SI), Z2
+	VSUBPS      (DI), Z2, Z2
+	VFMADD231PS Z2, Z2, Z0
+	ADDQ        $64, DI
+
+sqrreduce:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VMOVSS        X0, (R9)
+	ADDQ          $4, R9
+	DECQ          R11
+	JNE           sqrrow
+
+sqrdone:
+	VZEROUPPER
+	RET
+
+// func wL1RowsAVX512(q, db, w, out *float32, d, n int)
+// d is a positive multiple of 16; out gets Σ w·|q−row| for each of n rows.
+TEXT ·wL1RowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ         q+0(FP), R8
+	MOVQ         db+8(FP), DI
+	MOVQ         w+16(FP), R12
+	MOVQ         out+24(FP), R9
+	MOVQ         d+32(FP), R10
+	MOVQ         n+40(FP), R11
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z7
+	TESTQ        R11, R11
+	JE           wrdone
+
+wrrow:
+	MOVQ   R8, SI
+	MOVQ   R12, DX
+	MOVQ   R10, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	CMPQ   CX, $32
+	JL     wrtail
+
+wrloop:
+	VMOVUPS     (SI), Z2
+	VMOVUPS     64(SI), Z3
+	VSUBPS      (DI), Z2, Z2
+	VSUBPS      64(DI), Z3, Z3
+	VPANDD      Z7, Z2, Z2
+	VPANDD      Z7, Z3, Z3
+	VFMADD231PS (DX), Z2, Z0
+	VFMADD231PS 64(DX), Z3, Z1
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	ADDQ        $128, DX
+	SUBQ        $32, CX
+	CMPQ        CX, $32
+	JGE         wrloop
+
+wrtail:
+	CMPQ        CX, $16
+	JL          wrreduce
+	VMOVUPS     (SI), Z2
+	VSUBPS      (DI), Z2, Z2
+	VPANDD      Z7, Z2, Z2
+	VFMADD231PS (DX), Z2, Z0
+	ADDQ        $64, DI
+
+wrreduce:
+	VADDPS        Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VHADDPS       X0, X0, X0
+	VHADDPS       X0, X0, X0
+	VMOVSS        X0, (R9)
+	ADDQ          $4, R9
+	DECQ          R11
+	JNE           wrrow
+
+wrdone:
+	VZEROUPPER
+	RET

@@ -2,7 +2,12 @@
 
 package vec
 
-const useAsm = false
+const (
+	hasAVX2   = false
+	hasAVX512 = false
+)
 
-func sqDistAVX2(a, b *float32, n int) float32 { panic("unreachable") }
-func wL1AVX2(a, b, w *float32, n int) float32 { panic("unreachable") }
+func sqDistAVX2(a, b *float32, n int) float32        { panic("unreachable") }
+func wL1AVX2(a, b, w *float32, n int) float32        { panic("unreachable") }
+func sqDistRowsAVX512(q, db, out *float32, d, n int) { panic("unreachable") }
+func wL1RowsAVX512(q, db, w, out *float32, d, n int) { panic("unreachable") }

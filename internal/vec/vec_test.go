@@ -1,29 +1,113 @@
 package vec
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 )
 
+// paths are the kernel paths this machine runs, each forced in turn.
+func paths(t testing.TB) []Path {
+	var ps []Path
+	for p := Generic; p <= Best(); p++ {
+		ps = append(ps, p)
+	}
+	t.Logf("paths on this CPU: %v", ps)
+	return ps
+}
+
+func refSq(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return s
+}
+
+func refL1(a, b, w []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(w[i]) * math.Abs(float64(a[i])-float64(b[i]))
+	}
+	return s
+}
+
+func close(got float32, want float64) bool {
+	return math.Abs(float64(got)-want) <= 1e-4*math.Max(1, math.Abs(want))
+}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
 func TestKernelsMatchReference(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 1))
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 128, 257} {
-		a, b, w := make([]float32, n), make([]float32, n), make([]float32, n)
-		for i := range a {
-			a[i], b[i], w[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64()), float32(rng.NormFloat64())
-		}
-		var sq, l1 float64
-		for i := range a {
-			d := float64(a[i]) - float64(b[i])
-			sq += d * d
-			l1 += float64(w[i]) * math.Abs(d)
-		}
-		if got := SqDist(a, b); math.Abs(float64(got)-sq) > 1e-4*math.Max(1, sq) {
-			t.Errorf("n=%d: SqDist %v, want %v", n, got, sq)
-		}
-		if got := WeightedL1(a, b, w); math.Abs(float64(got)-l1) > 1e-4*math.Max(1, math.Abs(l1)) {
-			t.Errorf("n=%d: WeightedL1 %v, want %v", n, got, l1)
-		}
+	for _, p := range paths(t) {
+		t.Run(p.String(), func(t *testing.T) {
+			defer Use(Use(p))
+			rng := rand.New(rand.NewPCG(1, 1))
+			for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 128, 257} {
+				a, b, w := randVec(rng, n), randVec(rng, n), randVec(rng, n)
+				if got, want := SqDist(a, b), refSq(a, b); !close(got, want) {
+					t.Errorf("n=%d: SqDist %v, want %v", n, got, want)
+				}
+				if got, want := WeightedL1(a, b, w), refL1(a, b, w); !close(got, want) {
+					t.Errorf("n=%d: WeightedL1 %v, want %v", n, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRowKernelsMatchReference(t *testing.T) {
+	for _, p := range paths(t) {
+		t.Run(p.String(), func(t *testing.T) {
+			defer Use(Use(p))
+			rng := rand.New(rand.NewPCG(2, 2))
+			for _, tc := range []struct{ d, n int }{{16, 1}, {16, 5}, {32, 3}, {48, 7}, {64, 33}, {64, 0}, {8, 4}, {20, 3}, {3, 2}, {128, 9}} {
+				q, w := randVec(rng, tc.d), randVec(rng, tc.d)
+				db := randVec(rng, tc.d*tc.n+5) // spare values past the last row are not read
+				sq, l1 := make([]float32, tc.n), make([]float32, tc.n)
+				SqDistRows(q, db, sq)
+				WeightedL1Rows(q, db, w, l1)
+				for i := range tc.n {
+					r := db[i*tc.d : (i+1)*tc.d]
+					if want := refSq(q, r); !close(sq[i], want) {
+						t.Errorf("d=%d row %d: SqDistRows %v, want %v", tc.d, i, sq[i], want)
+					}
+					if want := refL1(q, r, w); !close(l1[i], want) {
+						t.Errorf("d=%d row %d: WeightedL1Rows %v, want %v", tc.d, i, l1[i], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestUseCapsAtBest checks that a path the CPU lacks is never used.
+func TestUseCapsAtBest(t *testing.T) {
+	defer Use(Use(AVX512))
+	if path > Best() {
+		t.Fatalf("path %v is faster than the CPU's best %v", path, Best())
+	}
+}
+
+// BenchmarkSqDistRows scans 4096 rows of 64 values on every path.
+func BenchmarkSqDistRows(b *testing.B) {
+	for _, p := range paths(b) {
+		b.Run(fmt.Sprint(p), func(b *testing.B) {
+			defer Use(Use(p))
+			rng := rand.New(rand.NewPCG(3, 3))
+			q, db, out := randVec(rng, 64), randVec(rng, 64*4096), make([]float32, 4096)
+			b.SetBytes(int64(len(db) * 4))
+			for b.Loop() {
+				SqDistRows(q, db, out)
+			}
+		})
 	}
 }
