@@ -2,8 +2,8 @@ package serve_test
 
 import (
 	"fmt"
-	"math"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 
@@ -51,9 +54,21 @@ func machine() string {
 	return fmt.Sprintf("%s, %d cores; CPU has %s; siamese uses %s for products, %s for distances", name, runtime.NumCPU(), strings.Join(isa, " "), productPath(), vecPath())
 }
 
-func productPath() string { return gemm.Name() }
+// productPath is the product kernel in use, and the CPU's best where
+// that differs.
+func productPath() string {
+	if best := gemm.Best().String(); gemm.Name() != best && gemm.Name() != "openblas" {
+		return gemm.Name() + " (best here: " + best + ")"
+	}
+	return gemm.Name()
+}
 
-func vecPath() string { return vec.Current().String() }
+func vecPath() string {
+	if vec.Current() != vec.Best() {
+		return vec.Current().String() + " (best here: " + vec.Best().String() + ")"
+	}
+	return vec.Current().String()
+}
 
 // useKernels forces the distance kernels' and the product micro-kernel's
 // paths by name ("best": the CPU's best).
@@ -78,4 +93,20 @@ func useKernels(vecName, gemmName string) error {
 		return fmt.Errorf("-gemm %q: want best, go-avx512, go-avx2 or go", gemmName)
 	}
 	return nil
+}
+
+// torchMachine says what the PyTorch reference runs on: its version and
+// the instruction sets of its kernels and of oneDNN's convolutions.
+func torchMachine(python, script string) string {
+	var out bytes.Buffer
+	cmd := exec.Command(python, script, "--describe")
+	cmd.Env, cmd.Stdout = torchEnv(), &out
+	if err := cmd.Run(); err != nil {
+		return "PyTorch: not described (" + err.Error() + ")"
+	}
+	var d struct{ Torch, Aten, Onednn string }
+	if err := json.Unmarshal(out.Bytes(), &d); err != nil {
+		return "PyTorch: not described (" + err.Error() + ")"
+	}
+	return fmt.Sprintf("PyTorch %s: its kernels %s, oneDNN's convolutions %s", d.Torch, d.Aten, d.Onednn)
 }

@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -59,6 +60,8 @@ func main() {
 	trackBench := flag.Bool("track", false, "benchmark the tracker's frames per second instead (with -compare: the network's share against PyTorch)")
 	pluginCost := flag.Bool("plugin", false, "benchmark training with pairs streamed from a plugin against in process instead")
 	questionsScale := flag.Int("questions", 0, "index and search this many synthetic questions instead (the question issue's scale: 1000000)")
+	shares := flag.String("shares", "", "profile one case NET/MODE and print the share of time by where it goes instead (needs the go tool)")
+	memory := flag.Bool("memory", false, "train the small net 1,000 steps and report RSS after step 10 and after step 1,000 instead")
 	serveBench := flag.Bool("serve", false, "load the HTTP service on loopback instead: identify by embedding and by photo, check-ins")
 	var so serveOptions
 	flag.StringVar(&so.db, "serve-db", "auto", "with -serve: auto (a throwaway PostgreSQL), files (the file store) or a postgres:// URL")
@@ -72,18 +75,26 @@ func main() {
 	flag.IntVar(&o.embedBatch, "embed-batch", 64, "images per embedding batch")
 	child := flag.String("case", "", "run one case NET/MODE and print JSON (used by the parent)")
 	profile := flag.String("cpuprofile", "", "write a CPU profile (with -case)")
+	memProfile := flag.String("memprofile", "", "write an allocation profile at the end (with -case)")
 	vecFlag := flag.String("vec", "best", "the distance kernels to use: best, avx512, avx2 or generic (at most the CPU's best)")
-	gemmFlag := flag.String("gemm", "best", "the product micro-kernel to use: best, go-avx512, go-avx2 or go (at most the CPU's best)")
+	gemmFlag := flag.String("gemm", "best", "the product micro-kernel: best, go-avx512, go-avx2 or go (at most the CPU's best); for the nets, a comma-separated list compares them in one run")
 	flag.Parse()
 	o.gemm = *gemmFlag
-	if err := useKernels(*vecFlag, *gemmFlag); err != nil {
+	first, _, _ := strings.Cut(*gemmFlag, ",")
+	if err := useKernels(*vecFlag, first); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
 	var err error
 	switch {
 	case *child != "":
+		if *memProfile != "" {
+			runtime.MemProfileRate = 1 // every allocation: what a step allocates is small
+		}
 		err = runChild(*child, o, *profile)
+		if err == nil && *memProfile != "" {
+			err = writeHeapProfile(*memProfile)
+		}
 	case *search:
 		err = runSearch()
 	case *galleryBench:
@@ -96,6 +107,10 @@ func main() {
 		err = runQuestionsScale(*questionsScale)
 	case *serveBench:
 		err = runServe(so)
+	case *memory:
+		err = runMemory(o)
+	case *shares != "":
+		err = runShares(*shares, o)
 	case *pluginCost:
 		err = runPluginOverhead(*reps, 10*o.steps)
 	default:
@@ -112,6 +127,10 @@ type result struct {
 	Mode    string  `json:"mode"`
 	Rate    float64 `json:"rate"`
 	PeakRSS int64   `json:"peak_rss"`
+	// RSSAt10 and RSSAtEnd are the resident set after training step 10
+	// and after the last (train cases).
+	RSSAt10  int64 `json:"rss_at_10,omitempty"`
+	RSSAtEnd int64 `json:"rss_at_end,omitempty"`
 }
 
 func runAll(nets, modes []string, reps int, compare bool, python string, peak float64, o options) error {
@@ -120,52 +139,67 @@ func runAll(nets, modes []string, reps int, compare bool, python string, peak fl
 		return err
 	}
 	script := torchScript()
-	type key struct{ net, mode string }
+	// Each product micro-kernel asked for is a case of its own, run in
+	// the same rounds: their ratios come from one run.
+	kernels := strings.Split(o.gemm, ",")
+	type key struct{ net, mode, kernel string }
 	goRes, ptRes := map[key][]result{}, map[key][]result{}
 	for r := 0; r < reps; r++ {
 		for _, net := range nets {
 			for _, mode := range modes {
-				args := []string{"-case", net + "/" + mode, "-steps", fmt.Sprint(o.steps), "-batch", fmt.Sprint(o.batch), "-embed-batch", fmt.Sprint(o.embedBatch), "-gemm", o.gemm}
-				g, err := runJSON(self, args...)
-				if err != nil {
-					return fmt.Errorf("%s/%s: %w", net, mode, err)
+				for _, kern := range kernels {
+					args := []string{"-case", net + "/" + mode, "-steps", fmt.Sprint(o.steps), "-batch", fmt.Sprint(o.batch), "-embed-batch", fmt.Sprint(o.embedBatch), "-gemm", kern}
+					g, err := runJSON(self, args...)
+					if err != nil {
+						return fmt.Errorf("%s/%s: %w", net, mode, err)
+					}
+					k := key{net, mode, kern}
+					goRes[k] = append(goRes[k], g)
+					fmt.Fprintf(os.Stderr, "rep %d %s/%s %s: go %.1f/s %.2f GB\n", r+1, net, mode, kern, g.Rate, float64(g.PeakRSS)/1e9)
 				}
-				goRes[key{net, mode}] = append(goRes[key{net, mode}], g)
-				fmt.Fprintf(os.Stderr, "rep %d %s/%s: go %.1f/s %.2f GB", r+1, net, mode, g.Rate, float64(g.PeakRSS)/1e9)
 				if compare {
 					p, err := runJSONEnv(torchEnv(), python, script, "--net", net, "--mode", mode, "--steps", fmt.Sprint(o.steps), "--batch", fmt.Sprint(o.batch), "--embed-batch", fmt.Sprint(o.embedBatch))
 					if err != nil {
 						return fmt.Errorf("pytorch %s/%s: %w", net, mode, err)
 					}
-					ptRes[key{net, mode}] = append(ptRes[key{net, mode}], p)
-					fmt.Fprintf(os.Stderr, ", pytorch %.1f/s %.2f GB", p.Rate, float64(p.PeakRSS)/1e9)
+					ptRes[key{net, mode, ""}] = append(ptRes[key{net, mode, ""}], p)
+					fmt.Fprintf(os.Stderr, "rep %d %s/%s: pytorch %.1f/s %.2f GB\n", r+1, net, mode, p.Rate, float64(p.PeakRSS)/1e9)
 				}
-				fmt.Fprintln(os.Stderr)
 			}
 		}
 	}
-	fmt.Printf("siamese bench: %s\nproducts %s, batch %d pairs (train) / %d images (embed), median of %d\n\n", machine(), productPath(), o.batch, o.embedBatch, reps)
+	fmt.Printf("siamese bench: %s\nbatch %d pairs (train) / %d images (embed), median of %d\n", machine(), o.batch, o.embedBatch, reps)
 	if compare {
-		fmt.Println("| net | mode | siamese | PyTorch | speed ratio | siamese RSS | PyTorch RSS | RSS ratio | siamese GFLOP/s | share of peak |")
-		fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Println(torchMachine(python, script))
+	}
+	fmt.Println()
+	if compare {
+		fmt.Println("| net | mode | products | siamese | PyTorch | speed ratio | siamese RSS | PyTorch RSS | RSS ratio | siamese GFLOP/s | share of peak |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	} else {
-		fmt.Println("| net | mode | siamese | peak RSS | GFLOP/s | share of peak |")
-		fmt.Println("|---|---|---|---|---|---|")
+		fmt.Println("| net | mode | products | siamese | peak RSS | GFLOP/s | share of peak |")
+		fmt.Println("|---|---|---|---|---|---|---|")
 	}
 	for _, net := range nets {
 		flops := presetFLOPs(net)
 		for _, mode := range modes {
-			g := median(goRes[key{net, mode}])
-			unit, gf := "img/s", flops*g.Rate/1e9
-			if mode == "train" {
-				unit, gf = "pairs/s", 3*flops*2*g.Rate/1e9
-			}
-			if compare {
-				p := median(ptRes[key{net, mode}])
-				fmt.Printf("| %s | %s | %.1f %s | %.1f %s | %.2f× | %.2f GB | %.2f GB | %.2f× | %.1f | %.0f%% |\n", net, mode, g.Rate, unit, p.Rate, unit,
-					g.Rate/p.Rate, gb(g.PeakRSS), gb(p.PeakRSS), float64(g.PeakRSS)/float64(p.PeakRSS), gf, 100*gf/peak)
-			} else {
-				fmt.Printf("| %s | %s | %.1f %s | %.2f GB | %.1f | %.0f%% |\n", net, mode, g.Rate, unit, gb(g.PeakRSS), gf, 100*gf/peak)
+			for _, kern := range kernels {
+				g := median(goRes[key{net, mode, kern}])
+				unit, gf := "img/s", flops*g.Rate/1e9
+				if mode == "train" {
+					unit, gf = "pairs/s", 3*flops*2*g.Rate/1e9
+				}
+				name := kern
+				if name == "best" {
+					name = productPath()
+				}
+				if compare {
+					p := median(ptRes[key{net, mode, ""}])
+					fmt.Printf("| %s | %s | %s | %.1f %s | %.1f %s | %.2f× | %.2f GB | %.2f GB | %.2f× | %.1f | %.0f%% |\n", net, mode, name, g.Rate, unit, p.Rate, unit,
+						g.Rate/p.Rate, gb(g.PeakRSS), gb(p.PeakRSS), float64(g.PeakRSS)/float64(p.PeakRSS), gf, 100*gf/peak)
+				} else {
+					fmt.Printf("| %s | %s | %s | %.1f %s | %.2f GB | %.1f | %.0f%% |\n", net, mode, name, g.Rate, unit, gb(g.PeakRSS), gf, 100*gf/peak)
+				}
 			}
 		}
 	}
@@ -342,8 +376,12 @@ func runChild(c string, o options, profile string) error {
 				if p.Step == 1 {
 					t0 = time.Now()
 				}
+				if p.Step == 10 {
+					r.RSSAt10 = currentRSS()
+				}
 				if p.Step == o.steps+1 {
 					secs = time.Since(t0).Seconds()
+					r.RSSAtEnd = currentRSS()
 				}
 			}}
 		if _, err := tr.Run(context.Background()); err != nil {
@@ -374,6 +412,53 @@ func runChild(c string, o options, profile string) error {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	r.PeakRSS = ru.Maxrss * 1024
 	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+// writeHeapProfile writes the allocation profile (pprof's alloc_space
+// shows what allocates per step).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("allocs").WriteTo(f, 0)
+}
+
+// currentRSS is this process's resident set now (VmRSS), in bytes; 0
+// where /proc does not tell.
+func currentRSS() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(v), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// runMemory trains the small net for 1,000 steps and reports its resident
+// set after step 10 and after step 1,000: a step that allocates and keeps
+// shows as growth.
+func runMemory(o options) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	g, err := runJSON(self, "-case", "small/train", "-steps", "1000", "-batch", fmt.Sprint(o.batch), "-gemm", o.gemm)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("siamese bench -memory: %s\nsmall net, %d pairs a step\n\n", machine(), o.batch)
+	fmt.Println("| RSS after step 10 | RSS after step 1,000 | growth | peak RSS |")
+	fmt.Println("|---|---|---|---|")
+	fmt.Printf("| %.1f MB | %.1f MB | %+.1f%% | %.1f MB |\n", float64(g.RSSAt10)/1e6, float64(g.RSSAtEnd)/1e6, 100*(float64(g.RSSAtEnd)/float64(g.RSSAt10)-1), float64(g.PeakRSS)/1e6)
+	return nil
 }
 
 // runSearch times exact top-5 search of one query over n cached 128-d

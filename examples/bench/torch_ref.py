@@ -147,8 +147,25 @@ class Siamese(nn.Module):
         return self.head(torch.abs(e[:n] - e[n:])).squeeze(1)
 
 
+def describe():
+    """Prints what this PyTorch runs on: its version, the instruction set of
+    its own (ATen) kernels, and the one oneDNN chose for its convolutions
+    (oneDNN says it on its first primitive, when asked to be verbose)."""
+    import os
+    import subprocess
+    import sys
+
+    aten = torch.__config__.show().split("CPU capability usage:")[1].split()[0]
+    probe = "import torch; torch.nn.Conv2d(1, 8, 3)(torch.randn(8, 1, 28, 28))"
+    env = dict(os.environ, ONEDNN_VERBOSE="1", DNNL_VERBOSE="1")
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True).stdout
+    onednn = next((l.split("isa:", 1)[1].strip() for l in out.splitlines() if "isa:" in l), "not reported")
+    print(json.dumps({"torch": torch.__version__, "aten": aten, "onednn": onednn}))
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--describe", action="store_true", help="print the version and instruction sets, and exit")
     ap.add_argument("--net", default="small")
     ap.add_argument("--mode", default="train")
     ap.add_argument("--steps", type=int, default=10)
@@ -156,6 +173,8 @@ def main():
     ap.add_argument("--embed-batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    if args.describe:
+        return describe()
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     if args.net in ("text", "text-sparse"):

@@ -207,7 +207,25 @@ func packB(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 			clear(panel)
 		}
 		if trans { // row j of B is column j of op(B): read it contiguously
-			for j := 0; j < cols; j++ {
+			j := 0
+			// Eight columns at a time: eight values side by side in the
+			// panel for each p, not eight cache lines touched apart.
+			for ; j+8 <= cols; j += 8 {
+				s0 := b[(j0+s+j)*ldb+p0:][:kb]
+				s1 := b[(j0+s+j+1)*ldb+p0:][:kb]
+				s2 := b[(j0+s+j+2)*ldb+p0:][:kb]
+				s3 := b[(j0+s+j+3)*ldb+p0:][:kb]
+				s4 := b[(j0+s+j+4)*ldb+p0:][:kb]
+				s5 := b[(j0+s+j+5)*ldb+p0:][:kb]
+				s6 := b[(j0+s+j+6)*ldb+p0:][:kb]
+				s7 := b[(j0+s+j+7)*ldb+p0:][:kb]
+				for p := range kb {
+					out := (*[8]float32)(panel[p*nr+j:])
+					out[0], out[1], out[2], out[3] = s0[p], s1[p], s2[p], s3[p]
+					out[4], out[5], out[6], out[7] = s4[p], s5[p], s6[p], s7[p]
+				}
+			}
+			for ; j < cols; j++ {
 				src := b[(j0+s+j)*ldb+p0:][:kb]
 				for p, v := range src {
 					panel[p*nr+j] = v
