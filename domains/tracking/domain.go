@@ -191,6 +191,9 @@ func OpenSplit(dataDir string, opt Options) (Split, func(), error) {
 		s, err := Find(all, n)
 		if err == nil && held[strings.ToLower(s.Name)] {
 			err = fmt.Errorf("sequence %s is both the test and a validation sequence", s.Name)
+			if !strings.EqualFold(s.Name, opt.Test) {
+				err = fmt.Errorf("sequence %s is named twice", s.Name)
+			}
 		}
 		if err != nil {
 			closeAll()
@@ -200,10 +203,17 @@ func OpenSplit(dataDir string, opt Options) (Split, func(), error) {
 		sp.Validation = append(sp.Validation, s)
 	}
 	if opt.Train != nil {
+		trained := map[string]bool{}
 		for _, n := range opt.Train {
 			s, err := Find(all, n)
 			if err == nil && held[strings.ToLower(s.Name)] {
 				err = fmt.Errorf("sequence %s is both a training sequence and the test or a validation one", s.Name)
+			}
+			if err == nil && trained[strings.ToLower(s.Name)] {
+				err = fmt.Errorf("sequence %s is named twice", s.Name)
+			}
+			if err == nil {
+				trained[strings.ToLower(s.Name)] = true
 			}
 			if err != nil {
 				closeAll()

@@ -96,6 +96,8 @@ func TestSplitKeepsTestAndValidationOut(t *testing.T) {
 		{"empty after exclusions", map[string]string{"validation": "A,B,V1,V2"}, "no training sequence left"},
 		{"test as validation", map[string]string{"validation": "Crossing"}, "both the test and a validation sequence"},
 		{"validation trained on", map[string]string{"validation": "V1", "train": "A,V1"}, "both a training sequence and the test or a validation one"},
+		{"validation named twice", map[string]string{"validation": "V1,v1"}, "option validation: sequence V1 is named twice"},
+		{"training named twice", map[string]string{"validation": "V1", "train": "A,A"}, "option train: sequence A is named twice"},
 		{"unknown validation", map[string]string{"validation": "Nope"}, `no sequence "Nope"`},
 		{"no big target", map[string]string{"validation": "V1,V2", "min_target": "50"}, "no training frame has a target of at least 50 pixels"},
 		{"missing more", map[string]string{"more": filepath.Join(root, "gone")}, "gone"},
