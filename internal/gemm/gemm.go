@@ -127,14 +127,38 @@ type buffers struct {
 	tile [maxMR * maxNR]float32
 }
 
-var pool = sync.Pool{New: func() any {
+// spare keeps the packing buffers between products. It is not a
+// sync.Pool: a pool drops its contents at every collection, and 2.3 MB of
+// buffers made again after each one is garbage a training loop can do
+// without. It holds at most a few per core.
+var spare struct {
+	sync.Mutex
+	bufs []*buffers
+}
+
+func getBuffers() *buffers {
+	spare.Lock()
+	defer spare.Unlock()
+	if n := len(spare.bufs); n > 0 {
+		b := spare.bufs[n-1]
+		spare.bufs = spare.bufs[:n-1]
+		return b
+	}
 	return &buffers{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
-}}
+}
+
+func putBuffers(b *buffers) {
+	spare.Lock()
+	defer spare.Unlock()
+	if len(spare.bufs) < 2*runtime.GOMAXPROCS(0) {
+		spare.bufs = append(spare.bufs, b)
+	}
+}
 
 // block computes the columns [j0, j1) of C += alpha·op(A)·op(B).
 func block(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, j0, j1 int) {
-	buf := pool.Get().(*buffers)
-	defer pool.Put(buf)
+	buf := getBuffers()
+	defer putBuffers(buf)
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
 		for pc := 0; pc < k; pc += kc {
