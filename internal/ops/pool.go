@@ -154,10 +154,40 @@ func poolBackward[T Float](op *poolOp, x, dy, dx []T) {
 			xp, gp, dp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*op.h*op.w:(pl+1)*op.h*op.w]
 			clear(dp)
 			for oy := 0; oy < oh; oy++ {
+				if op.k == 2 && op.s == 2 {
+					poolBackward22(xp[2*oy*op.w:], dp[2*oy*op.w:], gp[oy*ow:(oy+1)*ow], op.w)
+					continue
+				}
 				for ox := 0; ox < ow; ox++ {
 					dp[argmax(op, xp, oy, ox)] += gp[oy*ow+ox]
 				}
 			}
 		}
 	})
+}
+
+// poolBackward22 routes one row of 2×2, stride-2 windows' gradients g to
+// their maxima, chosen as argmax chooses them (the first of a tie), with
+// comparisons turned into indices rather than branches: the maxima of
+// real feature maps fall anywhere, so branches on them mispredict. The
+// windows do not overlap, so each gradient is one store. x and dx start
+// at the window row's top row; w is the plane's width.
+func poolBackward22[T Float](x, dx, g []T, w int) {
+	r0, r1 := x[:w], x[w:2*w]
+	for ox, gv := range g {
+		a0, a1, c0, c1 := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+		top := 2*ox + b2i(a1 > a0)
+		bot := w + 2*ox + b2i(c1 > c0)
+		at := top + b2i(max(c0, c1) > max(a0, a1))*(bot-top)
+		dx[at] = gv
+	}
+}
+
+// b2i is 1 for true: the compiler makes it a SETcc, not a branch.
+func b2i(b bool) int {
+	var i int
+	if b {
+		i = 1
+	}
+	return i
 }
