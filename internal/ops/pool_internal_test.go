@@ -1,0 +1,40 @@
+package ops
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The branch-free 2×2 backward routes each gradient where argmax does,
+// ties included (ReLU outputs are full of zeros), on planes of odd and
+// even sides.
+func TestPoolBackward22MatchesArgmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, side := range [][2]int{{2, 2}, {4, 6}, {5, 7}, {9, 8}} {
+		h, w := side[0], side[1]
+		op := &poolOp{n: 1, h: h, w: w, k: 2, s: 2}
+		oh, ow := op.oh(), op.ow()
+		for trial := 0; trial < 200; trial++ {
+			x := make([]float32, h*w)
+			for i := range x {
+				x[i] = float32(rng.IntN(3)) // many ties
+			}
+			g := make([]float32, oh*ow)
+			for i := range g {
+				g[i] = float32(i + 1)
+			}
+			want, got := make([]float32, h*w), make([]float32, h*w)
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					want[argmax(op, x, oy, ox)] += g[oy*ow+ox]
+				}
+				poolBackward22(x[2*oy*w:], got[2*oy*w:], g[oy*ow:(oy+1)*ow], w)
+			}
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%d×%d, x %v: dx[%d] = %v, want %v", h, w, x, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
