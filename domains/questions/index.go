@@ -235,6 +235,12 @@ func (x *Index) scan(emb, lex []float32, lo, hi, k int) candHeap {
 	const chunk = 4096
 	keys := make([]float32, chunk)
 	h := make(candHeap, 0, k+1)
+	score := func(key float32) float32 { // a key's learned score
+		if fast {
+			return r.ScoreOfKey(key)
+		}
+		return key
+	}
 	for c := lo; c < hi; c += chunk {
 		e := min(c+chunk, hi)
 		ks := keys[:e-c]
@@ -244,12 +250,6 @@ func (x *Index) scan(emb, lex []float32, lo, hi, k int) candHeap {
 			for i := range ks {
 				ks[i] = x.m.Head.Score(emb, x.emb[(c+i)*d:(c+i+1)*d])
 			}
-		}
-		score := func(key float32) float32 {
-			if fast {
-				return r.ScoreOfKey(key)
-			}
-			return key
 		}
 		// The best a learned term can be in this chunk.
 		kmin, kmax := ks[0], ks[0]
