@@ -52,6 +52,15 @@ type Layered interface {
 	Layers() [][]*Param
 }
 
+// Splitter is a Layered tower that can be cut after its first n layers into
+// two towers sharing its params, the prefix's output the suffix's input: a
+// frozen prefix then runs once per item, and only the suffix trains
+// (CachePrefix).
+type Splitter interface {
+	Layered
+	Split(n int) (prefix, suffix Tower, err error)
+}
+
 // FreezeLayers marks the params of a Layered tower's first n layers
 // Frozen, and the rest trainable.
 func FreezeLayers(t Tower, n int) error {

@@ -127,7 +127,7 @@ func TestFaceForPretrainedOverGRPC(t *testing.T) {
 	if root == "" {
 		t.Skip("SIAMESE_DATA is not set: no ORL photos")
 	}
-	m, err := face.Import(faceapitest.Tarball(t))
+	m, err := face.Import(faceapitest.Tarball(t), face.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,7 @@ import (
 // store, as 'siamese serve' does.
 func faceServer(t *testing.T) (*harness, *core.Model) {
 	t.Helper()
-	m, err := face.Import(faceapitest.Tarball(t))
+	m, err := face.Import(faceapitest.Tarball(t), face.ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,7 @@ func Open(o core.DomainOptions) (*Domain, error) {
 		}
 		pre, input, inputKind = *o.Preprocess, []int{3, o.Preprocess.Height, o.Preprocess.Width}, InputKind
 		opts = imageset.LoadOptions{Pre: pre, Prepare: faces.Prepare}
-		tc, _ := json.Marshal(resnet.FaceAPI)
+		tc, _ := json.Marshal(ImportedTower(ImportOptions{}))
 		spec = core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: "cosine"}
 	}
 	set, err := imageset.Load(datadir.Archive(o.DataDir, "att_faces.zip"), opts)

@@ -38,7 +38,7 @@ var (
 func pretrained(t *testing.T) *core.Model {
 	t.Helper()
 	tgz := faceapitest.Tarball(t)
-	importOnce.Do(func() { imported, importErr = face.Import(tgz) })
+	importOnce.Do(func() { imported, importErr = face.Import(tgz, face.ImportOptions{}) })
 	if importErr != nil {
 		t.Fatal(importErr)
 	}

@@ -28,7 +28,7 @@ func runFacePhoto(reps int) error {
 	if err != nil {
 		return err
 	}
-	m, err := face.Import(tgz)
+	m, err := face.Import(tgz, face.ImportOptions{})
 	if err != nil {
 		return err
 	}

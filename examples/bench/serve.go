@@ -53,7 +53,7 @@ func runServe(o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	m, err := face.Import(tgz)
+	m, err := face.Import(tgz, face.ImportOptions{})
 	if err != nil {
 		return err
 	}

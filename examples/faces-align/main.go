@@ -56,7 +56,7 @@ func run(ctx context.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	m, err := face.Import(tgz)
+	m, err := face.Import(tgz, face.ImportOptions{})
 	if err != nil {
 		return err
 	}

@@ -47,11 +47,20 @@ func main() {
 	steps := flag.Int("steps", 0, "fine-tuning steps (default: the face domain's recipe)")
 	scale := flag.String("chip-scale", "", "override the model's chip scale (the alignment)")
 	shift := flag.String("chip-shift", "", "override the model's chip shift")
+	crop := flag.String("crop-scale", "", "override the model's crop scale (the margin around a photo taken whole)")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
+	top := flag.Int("cached", 0, "fine-tune per fold on cached activations of the first N layers (frozen), training the rest")
+	flip := flag.Bool("flip", false, "with -cached: mirror images in training and average each descriptor with its mirror image's")
+	lr := flag.Float64("lr", 0, "with -cached: learning rate (default the recipe's)")
+	items := flag.Int("items", 0, "with -cached: photos per batch (default the recipe's)")
+	from := flag.Int("train-from", 0, "with -cached: train layers from this one on (the ones between run once over the cache)")
+	only := flag.Int("folds", 0, "with -cached: fine-tune for the first N folds only (the rest reuse fold 1's model: for quick comparisons, read the first N fold accuracies)")
+	cache := flag.String("cache", "", "with -cached: file that keeps the activations between runs")
 	flag.Parse()
+	cachedOpts = cachedFlags{from: *from, only: *only, n: *top, flip: *flip, lr: *lr, items: *items, file: *cache}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift}, *finetune, *steps)
+	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift, "crop_scale": *crop}, *finetune, *steps)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faces-lfw:", err)
 		os.Exit(1)
@@ -63,6 +72,15 @@ func main() {
 	fmt.Printf("LFW %s, %s: %.2f%% ± %.2f (10-fold), ROC AUC %.4f, EER %.2f%%, TAR@FAR 1e-3 %.2f%% (%s)\n",
 		r.Pairs, r.Model, 100*r.Mean, 100*r.StdErr, r.AUC, 100*r.EER, 100*r.TARAt1e3, r.Took)
 }
+
+type cachedFlags struct {
+	n, items, from, only int
+	flip                 bool
+	lr                   float64
+	file                 string
+}
+
+var cachedOpts cachedFlags
 
 type result struct {
 	Model string `json:"model"`
@@ -84,7 +102,7 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 		if ferr != nil {
 			return nil, ferr
 		}
-		m, err = face.Import(tgz)
+		m, err = face.Import(tgz, face.ImportOptions{})
 		name = "face-api.js ResNet as imported"
 	} else {
 		m, err = core.Load(path)
@@ -125,7 +143,23 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 		return nil, err
 	}
 	var kf *metrics.KFold
-	if !finetune {
+	if cachedOpts.n > 0 {
+		r := *face.Policy.FineTune
+		if steps != 0 {
+			r.Steps = max(steps, 0)
+		}
+		if cachedOpts.lr > 0 {
+			r.LR = cachedOpts.lr
+		}
+		if cachedOpts.items > 0 {
+			r.Items = cachedOpts.items
+			r.Pairs = r.Items * (r.Items - 1) / 2
+		}
+		if kf, err = cachedTuned(ctx, lfw, m, folds, cachedOpts.n, cachedOpts.from, r, cachedOpts.flip, cachedOpts.file, cachedOpts.only); err != nil {
+			return nil, err
+		}
+		name += fmt.Sprintf(", layers %d on fine-tuned per fold on cached activations (%d steps, lr %g, flip %v)", cachedOpts.n, r.Steps, r.LR, cachedOpts.flip)
+	} else if !finetune {
 		scored, err := face.ScoreFolds(ctx, folds, lfw.ModelEmbedder(m, dec, 32, progress), m.Head.Score)
 		fmt.Fprintln(os.Stderr)
 		if err != nil {

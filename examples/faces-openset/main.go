@@ -36,7 +36,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := face.Import(tgz)
+	m, err := face.Import(tgz, face.ImportOptions{})
 	if err != nil {
 		return err
 	}

@@ -119,5 +119,11 @@ func MaxPool2DStrided(x *G.Node, k, stride int) (*G.Node, error) {
 // average-pooled x with zero channels appended), y zero-padded to fit.
 func Shortcut(y, x *G.Node, down bool) (*G.Node, error) { return ops.Shortcut(y, x, down) }
 
+// WithMirror stacks images x [N,C,H,W] and their mirror images: [2N,C,H,W].
+func WithMirror(x *G.Node) (*G.Node, error) { return ops.WithMirror(x) }
+
+// MeanHalves averages the two halves of a batch [2N, ...]: [N, ...].
+func MeanHalves(y *G.Node) (*G.Node, error) { return ops.MeanHalves(y) }
+
 // GlobalAvgPool averages each channel of x [N,C,H,W]: [N,C].
 func GlobalAvgPool(x *G.Node) (*G.Node, error) { return ops.GlobalAvgPool(x) }

@@ -246,3 +246,40 @@ func TestShapeErrors(t *testing.T) {
 		t.Error("pool larger than input: no error")
 	}
 }
+
+func TestMirror(t *testing.T) {
+	shape := []int{2, 2, 3, 4}
+	mir := func(in []*G.Node) (*G.Node, error) { return ops.WithMirror(in[0]) }
+	checkGradients(t, mir, [][]int{shape}, 12)
+	both := func(in []*G.Node) (*G.Node, error) {
+		y, err := ops.WithMirror(in[0])
+		if err != nil {
+			return nil, err
+		}
+		return ops.MeanHalves(y)
+	}
+	checkGradients(t, both, [][]int{shape}, 12)
+	halves := func(in []*G.Node) (*G.Node, error) { return ops.MeanHalves(in[0]) }
+	checkGradients(t, halves, [][]int{{4, 3}}, 8)
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randT(rng, shape...).Data().([]float64)
+	out, _, _ := evaluate(t, mir, [][]float64{x}, [][]int{shape})
+	n, w := len(x), shape[3]
+	for i := range x {
+		row, col := i/w, i%w
+		if out[i] != x[i] || out[n+row*w+w-1-col] != x[i] {
+			t.Fatalf("element %d: copy %g, mirror %g, want %g", i, out[i], out[n+row*w+w-1-col], x[i])
+		}
+	}
+	avg, _, _ := evaluate(t, both, [][]float64{x}, [][]int{shape})
+	for i := range avg {
+		row, col := i/w, i%w
+		if want := (x[i] + x[row*w+w-1-col]) / 2; math.Abs(avg[i]-want) > 1e-15 {
+			t.Fatalf("element %d: mean %g, want %g", i, avg[i], want)
+		}
+	}
+	if _, err := ops.MeanHalves(G.NewMatrix(G.NewGraph(), tensor.Float64, G.WithShape(3, 2))); err == nil {
+		t.Error("an odd batch: no error")
+	}
+}

@@ -35,6 +35,10 @@ type Config struct {
 	// Freeze is how many leading layers (of Layers) keep their weights
 	// while the rest train: the stem is layer 1, each residual block one more.
 	Freeze int `json:"freeze,omitempty"`
+	// Mirror makes the descriptor the mean of the image's and its mirror
+	// image's (flip averaging; twice the work). The parts from Split do not
+	// mirror: their caller runs both views.
+	Mirror bool `json:"mirror,omitempty"`
 }
 
 // FaceAPI is the configuration of the published network.
@@ -124,6 +128,11 @@ type Tower struct {
 	stem   conv
 	blocks [][2]conv // conv1, conv2 of each block of plan
 	fc     *core.Param
+	// from and to bound the layers this tower runs, [from, to), where layer
+	// Layers is the global mean and the matrix: the whole net is [0,
+	// Layers+1); Split makes the parts.
+	from, to int
+	sides    []int
 }
 
 func newConv(rng *rand.Rand, name string, f, c, k int) conv {
@@ -138,7 +147,8 @@ func New(c Config, rng *rand.Rand) (*Tower, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Tower{cfg: c, stem: newConv(rng, "conv32_down", c.Widths[0], 3, 7)}
+	sides, _ := c.sides()
+	t := &Tower{cfg: c, stem: newConv(rng, "conv32_down", c.Widths[0], 3, 7), to: Layers + 1, sides: sides}
 	in := c.Widths[0]
 	for _, bl := range plan {
 		f := c.Widths[bl.stage]
@@ -158,55 +168,100 @@ func New(c Config, rng *rand.Rand) (*Tower, error) {
 	return t, nil
 }
 
-// layer returns the params of layer i (0: the stem, then the blocks).
+// layer returns the params of layer i (0: the stem, then the blocks, then
+// the matrix at Layers).
 func (t *Tower) layer(i int) []*core.Param {
-	if i == 0 {
+	switch i {
+	case 0:
 		return []*core.Param{t.stem.w, t.stem.b}
+	case Layers:
+		return []*core.Param{t.fc}
 	}
 	bl := t.blocks[i-1]
 	return []*core.Param{bl[0].w, bl[0].b, bl[1].w, bl[1].b}
 }
 
 // Layers implements core.Layered: the stem, each residual block, then the
-// final matrix.
+// final matrix (of the whole net; a part from Split has its own).
 func (t *Tower) Layers() [][]*core.Param {
 	var out [][]*core.Param
-	for i := 0; i < Layers; i++ {
+	for i := t.from; i < t.to; i++ {
 		out = append(out, t.layer(i))
 	}
-	return append(out, []*core.Param{t.fc})
+	return out
+}
+
+// Split implements core.Splitter: the tower's first n layers (the stem is
+// one, each block one more) and the rest, two towers that share t's params,
+// the first's output the second's input. Split(0) is an empty prefix that
+// passes its input through.
+func (t *Tower) Split(n int) (core.Tower, core.Tower, error) {
+	if n < 0 || n > t.to-t.from {
+		return nil, nil, fmt.Errorf("resnet: split after %d layers: the tower has %d", n, t.to-t.from)
+	}
+	prefix, suffix := *t, *t
+	prefix.to = t.from + n
+	suffix.from = t.from + n
+	return &prefix, &suffix, nil
+}
+
+// shapeAfter is the activation's shape after layer i ([3,Input,Input] for
+// i = −1, the input).
+func (t *Tower) shapeAfter(i int) []int {
+	switch {
+	case i < 0:
+		return []int{3, t.cfg.Input, t.cfg.Input}
+	case i >= Layers:
+		return []int{t.cfg.Embed}
+	case i == 0:
+		return []int{t.cfg.Widths[0], t.sides[0], t.sides[0]}
+	}
+	return []int{t.cfg.Widths[plan[i-1].stage], t.sides[i], t.sides[i]}
 }
 
 // Config returns the resolved configuration.
 func (t *Tower) Config() Config { return t.cfg }
 
-// Input implements core.Tower: RGB [3, Input, Input].
+// Input implements core.Tower: RGB [3, Input, Input] (a part from Split:
+// the activation it starts from).
 func (t *Tower) Input() core.InputSpec {
-	return core.InputSpec{Kind: core.Dense, Shape: []int{3, t.cfg.Input, t.cfg.Input}}
+	return core.InputSpec{Kind: core.Dense, Shape: t.shapeAfter(t.from - 1)}
 }
 
-// Output implements core.Tower.
-func (t *Tower) Output() []int { return []int{t.cfg.Embed} }
+// Output implements core.Tower: the descriptor (a part from Split: the
+// activation it ends with).
+func (t *Tower) Output() []int { return t.shapeAfter(t.to - 1) }
 
 // Params implements core.Tower.
 func (t *Tower) Params() []*core.Param {
 	var ps []*core.Param
-	for i := 0; i < Layers; i++ {
+	for i := t.from; i < t.to; i++ {
 		ps = append(ps, t.layer(i)...)
 	}
-	return append(ps, t.fc)
+	return ps
 }
 
 // Build implements core.Tower.
 func (t *Tower) Build(b *core.Builder, x *G.Node) (*G.Node, error) {
-	x, err := nn.Conv2DStrided(b, x, t.stem.w, t.stem.b, 2, 0, true)
-	if err != nil {
-		return nil, err
+	var err error
+	whole := t.from == 0 && t.to == Layers+1
+	if whole && t.cfg.Mirror {
+		if x, err = nn.WithMirror(x); err != nil {
+			return nil, err
+		}
 	}
-	if x, err = nn.MaxPool2DStrided(x, 3, 2); err != nil {
-		return nil, err
+	if t.from == 0 && t.to > 0 {
+		if x, err = nn.Conv2DStrided(b, x, t.stem.w, t.stem.b, 2, 0, true); err != nil {
+			return nil, err
+		}
+		if x, err = nn.MaxPool2DStrided(x, 3, 2); err != nil {
+			return nil, err
+		}
 	}
 	for i, bl := range plan {
+		if i+1 < t.from || i+1 >= t.to {
+			continue
+		}
 		c1, c2 := t.blocks[i][0], t.blocks[i][1]
 		stride, pad := 1, 1
 		if bl.down {
@@ -223,10 +278,16 @@ func (t *Tower) Build(b *core.Builder, x *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("block %s: %w", bl.name, err)
 		}
 	}
+	if t.to <= Layers {
+		return x, nil
+	}
 	if x, err = nn.GlobalAvgPool(x); err != nil {
 		return nil, err
 	}
-	return G.Mul(x, b.Param(t.fc))
+	if x, err = G.Mul(x, b.Param(t.fc)); err != nil || !whole || !t.cfg.Mirror {
+		return x, err
+	}
+	return nn.MeanHalves(x)
 }
 
 // MeanRGB is the pixel mean face-api.js subtracts (on 0–255) before it

@@ -26,6 +26,7 @@ func TestConformance(t *testing.T) {
 	for _, tc := range []coretest.TowerCase{
 		{Name: "reduced", Tower: resnet.Name, Config: resnet.Config{Input: 103, Widths: []int{2, 2, 3, 3}, Embed: 4}},
 		{Name: "frozen stem", Tower: resnet.Name, Config: resnet.Config{Input: 103, Widths: []int{2, 3, 3, 4}, Embed: 3, Freeze: 2}},
+		{Name: "mirror", Tower: resnet.Name, Config: resnet.Config{Input: 103, Widths: []int{2, 3, 3, 4}, Embed: 3, Freeze: 2, Mirror: true}},
 	} {
 		t.Run(tc.Name, func(t *testing.T) { coretest.TestTower(t, tc, "contrastive") })
 	}
@@ -196,5 +197,107 @@ func TestLoadWrongShape(t *testing.T) {
 	small, _ := resnet.New(resnet.Config{Widths: []int{16, 32, 64, 128}}, rng)
 	if err := resnet.LoadFaceAPI(small, w); err == nil {
 		t.Error("weights into a narrower tower: no error")
+	}
+}
+
+// Every split gives the whole tower's descriptors (prefix, then suffix),
+// the parts hold the whole's params between them, and a mirroring tower's
+// descriptor is the mean of the image's and its mirror image's.
+func TestSplitAndMirror(t *testing.T) {
+	cfg := resnet.Config{Input: 103, Widths: []int{2, 3, 3, 4}, Embed: 5}
+	tc, _ := json.Marshal(cfg)
+	m, err := core.New(core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: "contrastive"}, core.Preprocess{}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(2, 2))
+	items := make([]core.Item, 3)
+	for i := range items {
+		x := make([]float32, 3*103*103)
+		for j := range x {
+			x[j] = rng.Float32()
+		}
+		items[i] = core.Item{Dense: x}
+	}
+	ctx := context.Background()
+	want, err := m.Embed(ctx, items, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := m.Tower.(*resnet.Tower)
+	for n := 0; n <= resnet.Layers+1; n++ {
+		pre, suf, err := whole.Split(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(pre.Params()) + len(suf.Params()); got != len(whole.Params()) {
+			t.Errorf("split at %d: the parts hold %d params, the tower %d", n, got, len(whole.Params()))
+		}
+		mid := items
+		if n > 0 {
+			pm := &core.Model{Tower: pre, Head: m.Head}
+			es, err := pm.Embed(ctx, items, 3)
+			if err != nil {
+				t.Fatalf("split at %d, prefix: %v", n, err)
+			}
+			mid = nil
+			for _, e := range es {
+				mid = append(mid, core.Item{Dense: e})
+			}
+		}
+		got := mid
+		if n <= resnet.Layers {
+			sm := &core.Model{Tower: suf, Head: m.Head}
+			es, err := sm.Embed(ctx, mid, 3)
+			if err != nil {
+				t.Fatalf("split at %d, suffix: %v", n, err)
+			}
+			got = nil
+			for _, e := range es {
+				got = append(got, core.Item{Dense: e})
+			}
+		}
+		for i := range want {
+			for j := range want[i] {
+				if d := math.Abs(float64(got[i].Dense[j] - want[i][j])); d > 1e-5 {
+					t.Fatalf("split at %d: descriptor %d[%d] %g, whole %g", n, i, j, got[i].Dense[j], want[i][j])
+				}
+			}
+		}
+	}
+	if _, _, err := whole.Split(resnet.Layers + 2); err == nil {
+		t.Error("split past the end: no error")
+	}
+
+	mirrored := make([]core.Item, len(items))
+	for i, it := range items {
+		x := make([]float32, len(it.Dense))
+		for r := 0; r < 3*103; r++ {
+			for c := 0; c < 103; c++ {
+				x[r*103+c] = it.Dense[r*103+102-c]
+			}
+		}
+		mirrored[i] = core.Item{Dense: x}
+	}
+	flipped, err := m.Embed(ctx, mirrored, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mirror = true
+	tc, _ = json.Marshal(cfg)
+	mm, err := core.New(core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: "contrastive"}, core.Preprocess{}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := mm.Embed(ctx, items, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		for j := range got[i] {
+			if w := (want[i][j] + flipped[i][j]) / 2; math.Abs(float64(got[i][j]-w)) > 1e-5 {
+				t.Fatalf("mirrored descriptor %d[%d] %g, want the mean %g", i, j, got[i][j], w)
+			}
+		}
 	}
 }
