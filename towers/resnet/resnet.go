@@ -9,7 +9,9 @@
 // LoadFaceAPI fills the tower from the published weights (npm package
 // @vladmandic/face-api, model face_recognition_model), so the imported
 // tower embeds exactly as face-api.js does; the same tower trains from
-// scratch or fine-tunes with any head.
+// scratch or fine-tunes with any head. Config.Mirror averages each
+// descriptor with the mirror image's; Split cuts the tower into a frozen
+// prefix, run once per image, and the suffix that trains.
 //
 // It registers itself as "resnet"; import it for its side effect.
 package resnet
