@@ -66,11 +66,11 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		n.ia = b.Indices("pair_a", pairs)
 		n.ib = b.Indices("pair_b", pairs)
 		n.y = b.Input("y", pairs)
-		ea, err := G.ByIndices(emb, n.ia, 0)
+		ea, err := Gather(emb, n.ia)
 		if err != nil {
 			return nil, fmt.Errorf("gather side a: %w", err)
 		}
-		eb, err := G.ByIndices(emb, n.ib, 0)
+		eb, err := Gather(emb, n.ib)
 		if err != nil {
 			return nil, fmt.Errorf("gather side b: %w", err)
 		}

@@ -91,6 +91,7 @@ func Start(path string, o Options) (*Plugin, error) {
 		Cmd:              cmd,
 		StartTimeout:     t,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		GRPCDialOptions:  DialOptions(),
 		AutoMTLS:         true,
 		Managed:          true,
 		Stderr:           &lineLogger{log: log},

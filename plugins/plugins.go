@@ -98,12 +98,30 @@ func (p *DomainPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *gr
 	return pb.NewDomainClient(c), nil
 }
 
+// MaxMessage bounds one gRPC message between host and plugin. gRPC's
+// default of 4 MiB is less than a face model's detectors' weights, which
+// Open carries as assets.
+const MaxMessage = 512 << 20
+
+// ServerOptions are the plugin side's gRPC options: messages up to
+// MaxMessage.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.MaxRecvMsgSize(MaxMessage), grpc.MaxSendMsgSize(MaxMessage)}
+}
+
+// DialOptions are the host side's: messages up to MaxMessage.
+func DialOptions() []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessage), grpc.MaxCallSendMsgSize(MaxMessage))}
+}
+
 // Serve runs a plugin that serves the domain of c. It does not return.
 func Serve(c Config) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake,
 		VersionedPlugins: versionedPlugins(c),
-		GRPCServer:       plugin.DefaultGRPCServer,
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return plugin.DefaultGRPCServer(append(opts, ServerOptions()...))
+		},
 	})
 }
 

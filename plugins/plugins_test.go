@@ -2,9 +2,13 @@ package plugins
 
 import (
 	"context"
+	"net"
 	"testing"
 
-	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
+
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/core/coretest"
 	"github.com/siamesenet/siamese/domains/glyphs"
@@ -17,17 +21,25 @@ func openGlyphs(core.DomainOptions) (core.Domain, error) {
 	return glyphs.Open(glyphs.Options{TrainClasses: 30, ValClasses: 20, TestClasses: 20, PerClass: 6, TestEpisodes: 3, ValEpisodes: 3})
 }
 
-// inProcess serves a domain over go-plugin's in-process gRPC test
-// connection and returns the host's view of it.
+// inProcess serves a domain over an in-memory gRPC connection with the
+// options a real plugin and host use (MaxMessage) and returns the host's
+// view of it.
 func inProcess(t *testing.T, c Config) *Plugin {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{pluginName: &DomainPlugin{Config: c}})
-	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(pluginName)
+	lis := bufconn.Listen(1 << 20)
+	srv := grpc.NewServer(ServerOptions()...)
+	if err := (&DomainPlugin{Config: c}).GRPCServer(nil, srv); err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	dial := append(DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }))
+	conn, err := grpc.Dial("bufnet", dial...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Plugin{Name: c.Name, Path: "(in process)", rpc: raw.(pb.DomainClient), timeout: DefaultTimeout}
+	t.Cleanup(func() { conn.Close(); srv.Stop() })
+	return &Plugin{Name: c.Name, Path: "(in process)", rpc: pb.NewDomainClient(conn), timeout: DefaultTimeout}
 }
 
 // The domain contract holds across the gRPC adapters.

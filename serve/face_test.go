@@ -103,6 +103,9 @@ func photoWith(f image.Image, at image.Rectangle) image.Image {
 	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(100 + i%11)
+		if i%4 == 3 {
+			img.Pix[i] = 255 // opaque, as a camera's photo is
+		}
 	}
 	if f != nil {
 		xdraw.BiLinear.Scale(img, at, f, f.Bounds(), draw.Src, nil)

@@ -53,6 +53,9 @@ func photo(faces []image.Image, at []image.Rectangle) image.Image {
 	img := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(100 + i%11)
+		if i%4 == 3 {
+			img.Pix[i] = 255 // opaque, as a camera's photo is
+		}
 	}
 	for i, f := range faces {
 		xdraw.BiLinear.Scale(img, at[i], f, f.Bounds(), draw.Src, nil)
@@ -164,10 +167,18 @@ func TestImportBadWeights(t *testing.T) {
 			b = bytes.Replace(b, []byte(`"fc","shape":[256,128]`), []byte(`"fc","shape":[128,256]`), 1)
 			os.WriteFile(p, b, 0o644)
 		}, `weight "fc" has shape [128 256], want [256 128]`},
+		{"SSD detector's shard missing", func(d string) { os.Remove(filepath.Join(d, "ssd_mobilenetv1_model.bin")) }, "ssd_mobilenetv1_model.bin: open"},
+		{"SSD detector's tensor of the wrong shape", func(d string) {
+			p := filepath.Join(d, "ssd_mobilenetv1_model-weights_manifest.json")
+			b, _ := os.ReadFile(p)
+			b = bytes.Replace(b, []byte(`"shape":[1,5118,4],"name":"Output/extra_dim"`), []byte(`"shape":[1,4,5118],"name":"Output/extra_dim"`), 1)
+			os.WriteFile(p, b, 0o644)
+		}, `weight "Output/extra_dim" has shape [1 4 5118], want [1 5118 4]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			for _, f := range []string{"face_recognition_model-weights_manifest.json", "face_recognition_model.bin", "tiny_face_detector_model-weights_manifest.json", "tiny_face_detector_model.bin"} {
+			for _, f := range []string{"face_recognition_model-weights_manifest.json", "face_recognition_model.bin", "tiny_face_detector_model-weights_manifest.json", "tiny_face_detector_model.bin",
+				"ssd_mobilenetv1_model-weights_manifest.json", "ssd_mobilenetv1_model.bin"} {
 				b, err := os.ReadFile(filepath.Join(pkg, "model", f))
 				if err != nil {
 					t.Fatal(err)

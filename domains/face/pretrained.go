@@ -9,6 +9,7 @@ import (
 
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/heads/contrastive"
+	"github.com/siamesenet/siamese/internal/ssd"
 	"github.com/siamesenet/siamese/internal/tfjs"
 	"github.com/siamesenet/siamese/internal/tinyyolo"
 	"github.com/siamesenet/siamese/towers/resnet"
@@ -52,12 +53,12 @@ func ImportedTower(o ImportOptions) resnet.Config {
 	return c
 }
 
-// Import reads face-api.js's face-recognition network and tiny face
-// detector from a folder or an npm tarball (see tfjs.Open) and returns the
-// model: the ResNet tower with a contrastive head (Euclidean distance d,
-// score exp(−d)), its threshold at dlib's distance 0.6 until it is
-// calibrated, and the detector's weights as assets for the "face" input
-// kind.
+// Import reads face-api.js's face-recognition network and its two face
+// detectors (SSD MobileNetV1 and the tiny one) from a folder or an npm
+// tarball (see tfjs.Open) and returns the model: the ResNet tower with a
+// contrastive head (Euclidean distance d, score exp(−d)), its threshold at
+// dlib's distance 0.6 until it is calibrated, and the detectors' weights
+// as assets for the "face" input kind.
 func Import(from string, o ImportOptions) (*core.Model, error) {
 	load := func(model string) (tfjs.Weights, error) {
 		src, err := tfjs.Open(from, model)
@@ -77,6 +78,13 @@ func Import(from string, o ImportOptions) (*core.Model, error) {
 	if _, err := tinyyolo.LoadFace(dw); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", from, tinyyolo.FaceDetector, err)
 	}
+	sw, err := load(ssd.Model)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ssd.Load(sw); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", from, ssd.Model, err)
+	}
 	tc, _ := json.Marshal(ImportedTower(o))
 	hc, _ := json.Marshal(contrastive.Config{Margin: 1})
 	m, err := core.New(core.Spec{Tower: resnet.Name, TowerConfig: tc, Head: contrastive.Name, HeadConfig: hc}, PretrainedPreprocess(), 1)
@@ -90,7 +98,7 @@ func Import(from string, o ImportOptions) (*core.Model, error) {
 	if err := resnet.LoadFaceAPI(t, w); err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", from, FaceAPIModel, err)
 	}
-	m.Assets = DetectorAssets(dw)
+	m.Assets = append(DetectorAssets(DetectorAsset, dw), DetectorAssets(SSDAsset, sw)...)
 	m.Threshold = math.Exp(-DlibDistance)
 	m.Info.Domain = Name
 	return m, nil

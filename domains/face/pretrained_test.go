@@ -183,10 +183,11 @@ func TestDetectionRecallLFWScenes(t *testing.T) {
 		}
 	}
 	t.Logf("LFW scenes: the face found in %d of %d (%.1f%%)", n, len(all), 100*float64(n)/float64(len(all)))
-	// The goal is 99%; the tiny detector reaches about 96% on these tight
-	// LFW3D crops (no chin, no hair): the test holds that level.
-	if float64(n) < 0.95*float64(len(all)) {
-		t.Errorf("recall %d/%d, below 95%%", n, len(all))
+	// The goal is 99%; the SSD search finds about 98% of these tight LFW3D
+	// crops (no chin, no hair), the tiny detector's about 96.6%: the test
+	// holds the SSD's level.
+	if float64(n) < 0.97*float64(len(all)) {
+		t.Errorf("recall %d/%d, below 97%%", n, len(all))
 	}
 }
 
@@ -199,6 +200,9 @@ func TestFindFaces(t *testing.T) {
 	group := image.NewRGBA(image.Rect(0, 0, 640, 480))
 	for i := range group.Pix {
 		group.Pix[i] = uint8(90 + i%7)
+		if i%4 == 3 {
+			group.Pix[i] = 255 // opaque, as a camera's photo is
+		}
 	}
 	at := []image.Rectangle{image.Rect(60, 120, 220, 280), image.Rect(380, 100, 540, 260)}
 	for i, img := range imgs {

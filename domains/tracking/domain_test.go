@@ -82,6 +82,30 @@ func TestTrackerFollowsSquare(t *testing.T) {
 			}
 		})
 	}
+	// Confidence: 1 at Init, high where the square is, lower where it is gone.
+	tr, err := tracking.NewTracker(m, tracking.Params{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Init(context.Background(), frames[0], s.Boxes[0]); err != nil || tr.Confidence() != 1 {
+		t.Fatalf("after Init: confidence %g, %v", tr.Confidence(), err)
+	}
+	if _, err := tr.Update(context.Background(), frames[0]); err != nil {
+		t.Fatal(err)
+	}
+	same := tr.Confidence()
+	blank := &tracking.Image{W: frames[0].W, H: frames[0].H, Pix: make([]uint8, len(frames[0].Pix)), Mean: frames[0].Mean}
+	for i := range blank.Pix {
+		blank.Pix[i] = uint8(i * 7919 % 251) // texture, no square
+	}
+	if _, err := tr.Update(context.Background(), blank); err != nil {
+		t.Fatal(err)
+	}
+	gone := tr.Confidence()
+	t.Logf("confidence %.3f on the first frame again, %.3f without the square", same, gone)
+	if same < 0.8 || gone > same-0.3 {
+		t.Errorf("confidence %.3f on the first frame again, %.3f without the square", same, gone)
+	}
 	if _, err := tracking.Track(context.Background(), m, tracking.Params{}, frames, tracking.Box{X: 500, Y: 10, W: 5, H: 5}); err == nil || !strings.Contains(err.Error(), "outside") {
 		t.Errorf("initial box outside the frame: %v", err)
 	}

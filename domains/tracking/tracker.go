@@ -108,6 +108,7 @@ type Tracker struct {
 	window []float64
 	resp   []float32
 	up     []float64
+	peak   float64 // the last Update's best response
 }
 
 // NewTracker makes a tracker for model m.
@@ -120,6 +121,7 @@ func NewTracker(m *core.Model, p Params) (*Tracker, error) {
 	if p.Scales < 1 || p.Scales%2 == 0 || p.ScaleStep < 1 || p.Upsample < 1 {
 		return nil, fmt.Errorf("tracker: scales must be odd and positive, scale step ≥ 1, upsampling ≥ 1 (got %d, %g, %d)", p.Scales, p.ScaleStep, p.Upsample)
 	}
+
 	t := &Tracker{m: m, geo: geo, p: p}
 	ho, wo := geo.Head.MapSize()
 	uh, uw := (ho-1)*p.Upsample+1, (wo-1)*p.Upsample+1
@@ -153,6 +155,7 @@ func (t *Tracker) Init(ctx context.Context, im *Image, b Box) error {
 		t.mask = focus(t.geo, t.p.Focus*b.W*float64(t.geo.In)/t.sx, t.p.Focus*b.H*float64(t.geo.In)/t.sx)
 	}
 	xcorr.Weigh(t.z, t.mask)
+	t.peak = 1
 	t.win2 = nil
 	if t.mask != nil {
 		t.win2 = make([]float64, len(t.mask))
@@ -234,6 +237,10 @@ func (t *Tracker) Update(ctx context.Context, im *Image) (Box, error) {
 			bestMap = append(bestMap[:0], t.up...)
 		}
 	}
+	t.peak = math.Inf(-1)
+	for _, v := range bestMap {
+		t.peak = max(t.peak, v)
+	}
 	// Normalise the chosen map and blend in the cosine window.
 	lo := math.Inf(1)
 	for _, v := range bestMap {
@@ -270,6 +277,12 @@ func (t *Tracker) Update(ctx context.Context, im *Image) (Box, error) {
 	t.w, t.h = t.w*k, t.h*k
 	return t.Box(), nil
 }
+
+// Confidence is the highest response of the last Update's chosen scale,
+// before the cosine window: a normalised correlation, about 1 (more with
+// the focus weighting) where the target looks as in the first frame and
+// lower under occlusion or a change of look. Init sets 1.
+func (t *Tracker) Confidence() float64 { return t.peak }
 
 // Box is the current estimate.
 func (t *Tracker) Box() Box { return Box{X: t.cx - t.w/2, Y: t.cy - t.h/2, W: t.w, H: t.h} }

@@ -422,6 +422,7 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	defer f.Close()
+	runtime.GC() // the profile is as of the last GC: make it current
 	return pprof.Lookup("allocs").WriteTo(f, 0)
 }
 

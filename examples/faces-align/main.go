@@ -22,6 +22,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/siamesenet/siamese/core"
@@ -38,8 +39,11 @@ import (
 
 func main() {
 	data := flag.String("data", datadir.Domain("att_faces"), "ORL folder or att_faces.zip")
+	search := flag.Bool("search", true, "compare the detector searches first (about 15 minutes on 2 cores)")
+	scales := flag.String("scales", "0.9,1.0,1.1,1.2,1.3,1.4", "chip scales to try")
+	shifts := flag.String("shifts", "-0.1,0,0.1,0.15,0.2", "chip shifts to try")
 	flag.Parse()
-	if err := run(context.Background(), *data); err != nil {
+	if err := run(context.Background(), *data, *search, floats(*scales), floats(*shifts)); err != nil {
 		fmt.Fprintln(os.Stderr, "faces-align:", err)
 		os.Exit(1)
 	}
@@ -51,7 +55,21 @@ type photo struct {
 	box   *tinyyolo.Box
 }
 
-func run(ctx context.Context, data string) error {
+// floats parses a comma-separated list of numbers (exiting on a bad one).
+func floats(list string) []float64 {
+	var out []float64
+	for _, f := range strings.Split(list, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "faces-align: %q is not a number\n", f)
+			os.Exit(2)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func run(ctx context.Context, data string, search bool, scales, shifts []float64) error {
 	tgz, err := npmpkg.Fetch(ctx, face.FaceAPIPackage)
 	if err != nil {
 		return err
@@ -110,13 +128,27 @@ func run(ctx context.Context, data string) error {
 	orl := len(photos)
 	fmt.Printf("detection: %d ORL photos of the training subjects, %d LFW View 1 training images in scenes\n", orl, len(scenes))
 	def := face.DefaultDetection
-	for _, d := range []face.Detection{
-		{Passes: def.Passes[:1], Threshold: 0.5}, // face-api.js's defaults
-		{Passes: def.Passes[:1], Threshold: def.Threshold},
-		{Passes: def.Passes, Threshold: def.Threshold},
-		{Passes: def.Passes[:1], Fallback: def.Fallback, Threshold: def.Threshold},
-		def,
-	} {
+	candidates := []face.Detection{}
+	tiny := []face.Pass{{Size: 416}, {Size: 224}}
+	pads := []face.Pass{{Pad: 0.5, Size: 224}, {Pad: 1, Size: 416}}
+	ssd := face.Pass{SSD: true}
+	if search {
+		candidates = []face.Detection{
+			{Passes: tiny[:1], Threshold: 0.5}, // face-api.js's defaults
+			{Passes: tiny[:1], Threshold: 0.3},
+			{Passes: tiny, Threshold: 0.3},
+			{Passes: tiny[:1], Fallback: pads, Threshold: 0.3},
+			{Passes: tiny, Fallback: pads, Threshold: 0.3}, // the tiny detector's search
+			{Passes: []face.Pass{ssd}},                     // SSD alone, face-api.js's threshold
+			{Passes: []face.Pass{ssd}, SSDThreshold: 0.3},
+			{Passes: []face.Pass{ssd}, Fallback: []face.Pass{{Pad: 0.5, SSD: true}}, SSDThreshold: 0.3},
+			{Passes: tiny, Fallback: append([]face.Pass{ssd}, pads...), Threshold: 0.3},
+			{Passes: tiny, Fallback: append([]face.Pass{ssd}, pads...), Threshold: 0.3, SSDThreshold: 0.3},
+			{Passes: append(tiny, ssd), Fallback: pads, Threshold: 0.3},
+			{Passes: append(tiny, ssd), Fallback: pads, Threshold: 0.3, SSDThreshold: 0.3},
+		}
+	}
+	for _, d := range append(candidates, def) {
 		fd := faces.WithDetection(d)
 		hit := 0
 		for _, p := range photos {
@@ -167,10 +199,10 @@ func run(ctx context.Context, data string) error {
 	if err := eval("whole photo (no detection)", func(p photo) []float32 { return must(off.Prepare(p.img)) }); err != nil {
 		return err
 	}
-	for _, scale := range []float64{0.9, 1.0, 1.1, 1.2, 1.3, 1.4} {
-		for _, shift := range []float64{-0.1, 0, 0.1} {
+	for _, scale := range scales {
+		for _, shift := range shifts {
 			chip := face.Chip{Scale: scale, ShiftY: shift}
-			err := eval(fmt.Sprintf("detected, scale %.1f shift %+.1f", scale, shift), func(p photo) []float32 {
+			err := eval(fmt.Sprintf("detected, scale %.2f shift %+.2f", scale, shift), func(p photo) []float32 {
 				if p.box == nil {
 					return must(off.Prepare(p.img))
 				}

@@ -39,10 +39,11 @@ func main() {
 	out := flag.String("o", "tracking", "prefix of the saved models (PREFIX-seedN.model) and plots (PREFIX-success.png, PREFIX-precision.png of the first seed)")
 	jsonOut := flag.Bool("json", false, "print the result as JSON")
 	opt := flag.String("opt", "", "domain options KEY=VALUE,… (e.g. patches=0.8,gap=30)")
+	from := flag.String("from", "", "load PREFIX-seedN.model (as -o saved them) instead of training; with -tune, tune them afresh")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *data, *steps, *valEvery, *seeds, *tune, *spec, *opt, *out, *jsonOut); err != nil {
+	if err := run(ctx, *data, *steps, *valEvery, *seeds, *tune, *spec, *opt, *out, *from, *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "tracking:", err)
 		os.Exit(1)
 	}
@@ -64,7 +65,7 @@ type scores struct {
 	FPS      float64 `json:",omitempty"`
 }
 
-func run(ctx context.Context, data string, steps, valEvery int, seedList string, tune bool, tower, opt, out string, jsonOut bool) error {
+func run(ctx context.Context, data string, steps, valEvery int, seedList string, tune bool, tower, opt, out, from string, jsonOut bool) error {
 	opts := map[string]string{}
 	for _, kv := range strings.Split(opt, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -131,33 +132,14 @@ func run(ctx context.Context, data string, steps, valEvery int, seedList string,
 	}
 	var results []result
 	for k, seed := range seeds {
-		m, err := core.New(spec, d.Desc.Preprocess, seed)
+		m, r, err := model(ctx, d, spec, seed, steps, valEvery, from, jsonOut)
 		if err != nil {
 			return err
 		}
-		cfg := train.Config{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true, Items: 24, Pairs: 16, LR: 1e-3, ValEvery: valEvery}
-		tr := &train.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: cfg}
-		if valEvery > 0 {
-			tr.Validate = d.Validate
+		if from == "" {
+			m.Info.Domain = tracking.Name
+			m.Info.DomainOptions = opts
 		}
-		tr.OnProgress = func(p train.Progress) {
-			if jsonOut {
-				return
-			}
-			if p.Val != nil {
-				fmt.Fprintf(os.Stderr, "seed %d: step %d validation AUC %.3f\n", seed, p.Step, *p.Val)
-			}
-			if p.Step%100 == 0 {
-				fmt.Fprintf(os.Stderr, "seed %d: step %d/%d loss %.4f (%.0f pairs/s)\n", seed, p.Step, p.Steps, p.Loss, p.PairsPerSec)
-			}
-		}
-		res, err := tr.Run(ctx)
-		if err != nil {
-			return err
-		}
-		m.Info.Domain = tracking.Name
-		m.Info.DomainOptions = opts
-		r := result{Seed: seed, Steps: res.Steps, Seconds: res.Seconds, Runs: map[string]scores{}, BestStep: res.BestStep, ValMean: res.BestScore}
 		if tune {
 			tuned, err := tracking.Tune(ctx, m, d.Validation, tracking.Params{}, func(t tracking.Trial) {
 				if !jsonOut {
@@ -243,6 +225,44 @@ func run(ctx context.Context, data string, steps, valEvery int, seedList string,
 		fmt.Println()
 	}
 	return nil
+}
+
+// model trains seed's model, or loads it from PREFIX-seedN.model.
+func model(ctx context.Context, d *tracking.Domain, spec core.Spec, seed uint64, steps, valEvery int, from string, jsonOut bool) (*core.Model, result, error) {
+	r := result{Seed: seed, Runs: map[string]scores{}}
+	if from != "" {
+		m, err := core.Load(fmt.Sprintf("%s-seed%d.model", from, seed))
+		if err != nil {
+			return nil, r, err
+		}
+		return m, r, nil
+	}
+	m, err := core.New(spec, d.Desc.Preprocess, seed)
+	if err != nil {
+		return nil, r, err
+	}
+	cfg := train.Config{Schedule: "cosine", Steps: steps, Seed: seed, Augment: true, Items: 24, Pairs: 16, LR: 1e-3, ValEvery: valEvery}
+	tr := &train.Trainer{Model: m, Domain: d, Log: slog.Default(), Config: cfg}
+	if valEvery > 0 {
+		tr.Validate = d.Validate
+	}
+	tr.OnProgress = func(p train.Progress) {
+		if jsonOut {
+			return
+		}
+		if p.Val != nil {
+			fmt.Fprintf(os.Stderr, "seed %d: step %d validation AUC %.3f\n", seed, p.Step, *p.Val)
+		}
+		if p.Step%100 == 0 {
+			fmt.Fprintf(os.Stderr, "seed %d: step %d/%d loss %.4f (%.0f pairs/s)\n", seed, p.Step, p.Steps, p.Loss, p.PairsPerSec)
+		}
+	}
+	res, err := tr.Run(ctx)
+	if err != nil {
+		return nil, r, err
+	}
+	r.Steps, r.Seconds, r.BestStep, r.ValMean = res.Steps, res.Seconds, res.BestStep, res.BestScore
+	return m, r, nil
 }
 
 func names(seqs []*tracking.Sequence) []string {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/siamesenet/siamese/core"
+	"github.com/siamesenet/siamese/internal/ops"
 	"github.com/siamesenet/siamese/internal/vec"
 	G "gorgonia.org/gorgonia"
 )
@@ -42,46 +43,21 @@ func New(in []int, rng *rand.Rand) (*Head, error) {
 // Params implements core.Head.
 func (h *Head) Params() []*core.Param { return []*core.Param{h.alpha, h.bias} }
 
-// Build implements core.Head.
+// Build implements core.Head. The logit, the loss and the score are fused
+// ops (internal/ops) that keep their buffers between steps.
 func (h *Head) Build(b *core.Builder, a, c, y *G.Node) (score, loss *G.Node, err error) {
-	p := a.Shape()[0]
-	diff, err := G.Sub(a, c)
+	z, err := ops.WeightedL1(a, c, b.Param(h.alpha), b.Param(h.bias))
 	if err != nil {
 		return nil, nil, err
 	}
-	if diff, err = G.Abs(diff); err != nil {
-		return nil, nil, err
-	}
-	z, err := G.Mul(diff, b.Param(h.alpha))
-	if err != nil {
-		return nil, nil, err
-	}
-	if z, err = G.BroadcastAdd(z, b.Param(h.bias), nil, []byte{0}); err != nil {
-		return nil, nil, err
-	}
-	if z, err = G.Reshape(z, []int{p}); err != nil {
-		return nil, nil, err
-	}
-	if score, err = G.Sigmoid(z); err != nil {
+	if score, err = ops.Activation(z, "sigmoid"); err != nil {
 		return nil, nil, err
 	}
 	if y == nil {
 		return score, nil, nil
 	}
 	// Binary cross-entropy on the logit, in its stable form softplus(z) − y·z.
-	sp, err := G.Softplus(z)
-	if err != nil {
-		return nil, nil, err
-	}
-	yz, err := G.HadamardProd(y, z)
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := G.Sub(sp, yz)
-	if err != nil {
-		return nil, nil, err
-	}
-	loss, err = G.Mean(l)
+	loss, err = ops.LogisticLoss(z, y)
 	return score, loss, err
 }
 

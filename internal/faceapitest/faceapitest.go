@@ -4,14 +4,20 @@
 package faceapitest
 
 import (
+	"archive/zip"
 	"context"
 	"encoding/binary"
 	"errors"
+	"image"
+	"image/draw"
+	_ "image/jpeg" // LFW's photos
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	xdraw "golang.org/x/image/draw"
 
 	"github.com/siamesenet/siamese/internal/npmpkg"
 )
@@ -68,4 +74,69 @@ func WriteFloats(t testing.TB, name string, v []float32) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Scene is a 400×300 picture (a smooth background) with faces drawn into
+// the rectangles at, bilinear.
+func Scene(faces []image.Image, at []image.Rectangle) *image.RGBA {
+	img := image.NewRGBA(image.Rect(0, 0, 400, 300))
+	for y := 0; y < 300; y++ {
+		for x := 0; x < 400; x++ {
+			i := img.PixOffset(x, y)
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = uint8(x*255/400), uint8(y*255/300), uint8(128+100*math.Sin(float64(x+y)/30)), 255
+		}
+	}
+	for k, f := range faces {
+		xdraw.BiLinear.Scale(img, at[k], f, f.Bounds(), draw.Src, nil)
+	}
+	return img
+}
+
+// WriteRGB writes img's pixels as HEIGHT×WIDTH×3 float32 values (0–255,
+// RGB last) for a reference script and returns the file's path.
+func WriteRGB(t testing.TB, name string, img *image.RGBA) string {
+	t.Helper()
+	b := img.Bounds()
+	pix := make([]float32, 0, 3*b.Dx()*b.Dy())
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			i := img.PixOffset(x, y)
+			pix = append(pix, float32(img.Pix[i]), float32(img.Pix[i+1]), float32(img.Pix[i+2]))
+		}
+	}
+	return WriteFloats(t, name, pix)
+}
+
+// LFWFaces reads LFW images (paths inside lfw.zip) from $SIAMESE_DATA, or
+// returns nil when it is unset or has no LFW. A relative SIAMESE_DATA is
+// taken from the module root, two folders above an internal package.
+func LFWFaces(t testing.TB, names ...string) []image.Image {
+	t.Helper()
+	d := os.Getenv("SIAMESE_DATA")
+	if d == "" {
+		return nil
+	}
+	if !filepath.IsAbs(d) {
+		d = filepath.Join("..", "..", d)
+	}
+	z, err := zip.OpenReader(filepath.Join(d, "lfw", "lfw.zip"))
+	if err != nil {
+		t.Logf("no LFW image: %v", err)
+		return nil
+	}
+	defer z.Close()
+	var out []image.Image
+	for _, name := range names {
+		f, err := z.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, img)
+	}
+	return out
 }

@@ -108,18 +108,67 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 		block(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, 0, n)
 		return
 	}
-	// Split the columns in multiples of nr; each worker packs its own panels.
+	// Split the columns in multiples of nr; each worker packs its own
+	// panels. The calling goroutine takes the first part; the others go to
+	// idle pool workers, or run here when none is idle.
 	per := ((n+workers-1)/workers + nr - 1) / nr * nr
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
+	startPool()
+	wg := waitGroups.Get().(*sync.WaitGroup)
+	defer waitGroups.Put(wg)
+	for lo := per; lo < n; lo += per {
+		t := task{transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, lo, min(lo+per, n), wg}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			block(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, lo, hi)
-		}()
+		select {
+		case tasks <- t:
+		default:
+			t.run()
+		}
 	}
+	block(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, 0, min(per, n))
 	wg.Wait()
+}
+
+// task is a part of a product's columns for a pool worker. Workers live
+// for the process and tasks travel by value, so a product made in parallel
+// allocates nothing (a goroutine and a closure per part did, at every
+// product of every training step).
+type task struct {
+	transA, transB bool
+	m, n, k        int
+	alpha          float32
+	a              []float32
+	lda            int
+	b              []float32
+	ldb            int
+	c              []float32
+	ldc            int
+	lo, hi         int
+	done           *sync.WaitGroup
+}
+
+func (t task) run() {
+	block(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.c, t.ldc, t.lo, t.hi)
+	t.done.Done()
+}
+
+var (
+	tasks      = make(chan task)
+	poolOnce   sync.Once
+	waitGroups = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+)
+
+// startPool starts one worker per core the first time a product runs in
+// parallel.
+func startPool() {
+	poolOnce.Do(func() {
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			go func() {
+				for t := range tasks {
+					t.run()
+				}
+			}()
+		}
+	})
 }
 
 type buffers struct {

@@ -46,12 +46,8 @@ func Activate(x *G.Node, act string) (*G.Node, error) {
 	switch act {
 	case "", "none":
 		return x, nil
-	case "relu":
-		return G.Rectify(x)
-	case "sigmoid":
-		return G.Sigmoid(x)
-	case "tanh":
-		return G.Tanh(x)
+	case "relu", "sigmoid", "tanh":
+		return ops.Activation(x, act)
 	}
 	return nil, fmt.Errorf("unknown activation %q (want one of %v)", act, Activations)
 }

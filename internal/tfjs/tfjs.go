@@ -151,11 +151,11 @@ func (e entry) bytes() (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if e.Dtype != "float32" {
-		return 0, fmt.Errorf("dtype %q is not supported (want float32)", e.Dtype)
+	if e.Dtype != "float32" && e.Dtype != "int32" {
+		return 0, fmt.Errorf("dtype %q is not supported (want float32 or int32)", e.Dtype)
 	}
 	switch e.storedAs() {
-	case "float32":
+	case "float32", "int32":
 		return 4 * n, nil
 	case "uint16":
 		return 2 * n, nil
@@ -166,7 +166,7 @@ func (e entry) bytes() (int64, error) {
 }
 
 // decode turns the weight's bytes into float32s: value = q·scale + min for
-// quantized weights, as tf.io.decodeWeights does.
+// quantized weights (rounded for int32 ones), as tf.io.decodeWeights does.
 func (e entry) decode(b []byte) (Tensor, error) {
 	n, _ := elements(e.Shape)
 	t := Tensor{Name: e.Name, Shape: append([]int(nil), e.Shape...), Data: make([]float32, n)}
@@ -174,6 +174,10 @@ func (e entry) decode(b []byte) (Tensor, error) {
 	case "float32":
 		for i := range t.Data {
 			t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	case "int32":
+		for i := range t.Data {
+			t.Data[i] = float32(int32(binary.LittleEndian.Uint32(b[4*i:])))
 		}
 	case "uint16", "uint8":
 		q := e.Quantization
@@ -185,7 +189,10 @@ func (e entry) decode(b []byte) (Tensor, error) {
 			if q.Dtype == "uint16" {
 				v = float64(binary.LittleEndian.Uint16(b[2*i:]))
 			}
-			t.Data[i] = float32(v*q.Scale + q.Min)
+			if v = v*q.Scale + q.Min; e.Dtype == "int32" {
+				v = math.Floor(v + 0.5) // JavaScript's Math.round
+			}
+			t.Data[i] = float32(v)
 		}
 	}
 	for i, v := range t.Data {

@@ -17,7 +17,9 @@ import (
 const manifest = `[{"paths":["m.bin"],"weights":[
  {"name":"a","shape":[2,2],"dtype":"float32"},
  {"name":"q8","shape":[3],"dtype":"float32","quantization":{"dtype":"uint8","scale":0.5,"min":-1}},
- {"name":"q16","shape":[2],"dtype":"float32","quantization":{"dtype":"uint16","scale":0.25,"min":2}}]}]`
+ {"name":"q16","shape":[2],"dtype":"float32","quantization":{"dtype":"uint16","scale":0.25,"min":2}},
+ {"name":"i","shape":[2],"dtype":"int32"},
+ {"name":"qi","shape":[],"dtype":"int32","quantization":{"dtype":"uint8","scale":0.3,"min":3072}}]}]`
 
 func shard() []byte {
 	var b bytes.Buffer
@@ -27,6 +29,9 @@ func shard() []byte {
 	b.Write([]byte{0, 2, 255})
 	binary.Write(&b, binary.LittleEndian, uint16(4))
 	binary.Write(&b, binary.LittleEndian, uint16(1000))
+	binary.Write(&b, binary.LittleEndian, int32(-7))
+	binary.Write(&b, binary.LittleEndian, int32(70000))
+	b.Write([]byte{5}) // 5·0.3 + 3072 = 3073.5, rounded
 	return b.Bytes()
 }
 
@@ -43,7 +48,7 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string][]float32{"a": {1, -2, 3.5, 0}, "q8": {-1, 0, 126.5}, "q16": {3, 252}}
+	want := map[string][]float32{"a": {1, -2, 3.5, 0}, "q8": {-1, 0, 126.5}, "q16": {3, 252}, "i": {-7, 70000}, "qi": {3074}}
 	for name, vals := range want {
 		got := w[name].Data
 		if len(got) != len(vals) {
@@ -74,12 +79,12 @@ func TestLoadErrors(t *testing.T) {
 		want     string
 	}{
 		{"missing shard", manifest, nil, "test:m.bin: no such file"},
-		{"short shard", manifest, good[:len(good)-1], "shards hold 22 bytes, the manifest describes 23"},
+		{"short shard", manifest, good[:len(good)-1], "shards hold 31 bytes, the manifest describes 32"},
 		{"long shard", manifest, append(append([]byte(nil), good...), 0, 0), "longer than the manifest describes"},
 		{"not JSON", `{`, good, "not a weights manifest"},
 		{"negative side", strings.Replace(manifest, "[2,2]", "[2,-2]", 1), good, "has a side out of range"},
 		{"huge shape", strings.Replace(manifest, "[2,2]", "[65536,65536]", 1), good, "too large"},
-		{"int dtype", strings.Replace(manifest, `"shape":[2,2],"dtype":"float32"`, `"shape":[2,2],"dtype":"int32"`, 1), good, `dtype "int32" is not supported`},
+		{"int dtype", strings.Replace(manifest, `"shape":[2,2],"dtype":"float32"`, `"shape":[2,2],"dtype":"bool"`, 1), good, `dtype "bool" is not supported`},
 		{"float16", strings.Replace(manifest, `"dtype":"uint16"`, `"dtype":"float16"`, 1), good, `quantization "float16" is not supported`},
 		{"escaping path", strings.Replace(manifest, `"m.bin"`, `"../m.bin"`, 1), good, "leaves the model folder"},
 		{"duplicate", strings.Replace(manifest, `"name":"q16"`, `"name":"a"`, 1), good, `weight "a" appears twice`},

@@ -6,12 +6,13 @@ import (
 	"image/jpeg"
 	"testing"
 
+	"github.com/siamesenet/siamese/internal/faceapitest"
 	"github.com/siamesenet/siamese/internal/tinyyolo"
 )
 
 func BenchmarkDetect(b *testing.B) {
 	n := load(b)
-	img := scene(image.NewRGBA(image.Rect(0, 0, 50, 50)), image.Rect(100, 100, 200, 200))
+	img := faceapitest.Scene([]image.Image{image.NewRGBA(image.Rect(0, 0, 50, 50))}, []image.Rectangle{image.Rect(100, 100, 200, 200)})
 	var buf bytes.Buffer
 	jpeg.Encode(&buf, img, nil)
 	dec, _ := jpeg.Decode(&buf)

@@ -1,17 +1,12 @@
 package tinyyolo_test
 
 import (
-	"archive/zip"
 	"encoding/json"
 	"image"
-	"image/draw"
-	_ "image/jpeg"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
-
-	xdraw "golang.org/x/image/draw"
 
 	"github.com/siamesenet/siamese/internal/faceapitest"
 	"github.com/siamesenet/siamese/internal/tfjs"
@@ -35,68 +30,19 @@ func load(t testing.TB) *tinyyolo.Net {
 	return n
 }
 
-// scene is a 400×300 picture (a smooth background) with face drawn into at.
-func scene(face image.Image, at image.Rectangle) *image.RGBA {
-	img := image.NewRGBA(image.Rect(0, 0, 400, 300))
-	for y := 0; y < 300; y++ {
-		for x := 0; x < 400; x++ {
-			i := img.PixOffset(x, y)
-			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = uint8(x*255/400), uint8(y*255/300), uint8(128+100*math.Sin(float64(x+y)/30)), 255
-		}
-	}
-	xdraw.BiLinear.Scale(img, at, face, face.Bounds(), draw.Src, nil)
-	return img
-}
-
-// lfwFace reads one LFW image from $SIAMESE_DATA, or nil.
-func lfwFace(t *testing.T) image.Image {
-	d := os.Getenv("SIAMESE_DATA")
-	if d == "" {
-		return nil
-	}
-	if !filepath.IsAbs(d) {
-		d = filepath.Join("..", "..", d)
-	}
-	z, err := zip.OpenReader(filepath.Join(d, "lfw", "lfw.zip"))
-	if err != nil {
-		t.Logf("no LFW image: %v", err)
-		return nil
-	}
-	defer z.Close()
-	f, err := z.Open("lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 // The detector gives face-api.js's raw output (every cell and anchor,
 // within 1e-3) and its boxes (within half a pixel) on a scene with a face,
 // and on a synthetic one without.
 func TestMatchesFaceAPI(t *testing.T) {
 	n := load(t)
-	face := lfwFace(t)
-	var img *image.RGBA
-	if face != nil {
-		img = scene(face, image.Rect(150, 60, 270, 180))
-	} else {
+	faces := faceapitest.LFWFaces(t, "lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg")
+	at := []image.Rectangle{image.Rect(150, 60, 270, 180)}
+	if faces == nil {
 		t.Log("SIAMESE_DATA unset: the scene has no face in it")
-		img = scene(image.NewRGBA(image.Rect(0, 0, 1, 1)), image.Rect(0, 0, 0, 0))
+		at = nil
 	}
-	b := img.Bounds()
-	pix := make([]float32, 0, 3*b.Dx()*b.Dy())
-	for y := 0; y < b.Dy(); y++ {
-		for x := 0; x < b.Dx(); x++ {
-			i := img.PixOffset(x, y)
-			pix = append(pix, float32(img.Pix[i]), float32(img.Pix[i+1]), float32(img.Pix[i+2]))
-		}
-	}
-	in := faceapitest.WriteFloats(t, "scene.f32", pix)
+	img := faceapitest.Scene(faces, at)
+	in := faceapitest.WriteRGB(t, "scene.f32", img)
 	out := filepath.Join(t.TempDir(), "ref.json")
 	faceapitest.Node(t, filepath.Join("testdata", "reference.mjs"), in, "300", "400", out)
 	var ref struct {
@@ -137,7 +83,7 @@ func TestMatchesFaceAPI(t *testing.T) {
 	if len(boxes) != len(ref.Faces) {
 		t.Fatalf("%d faces, face-api.js finds %d", len(boxes), len(ref.Faces))
 	}
-	if face != nil && len(boxes) != 1 {
+	if faces != nil && len(boxes) != 1 {
 		t.Errorf("%d faces in a scene with one", len(boxes))
 	}
 	for i, f := range ref.Faces {
