@@ -20,6 +20,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 
 	"github.com/siamesenet/siamese/internal/npmpkg"
+	"github.com/siamesenet/siamese/internal/tfjs"
 )
 
 // Spec is the package and version the project imports.
@@ -139,4 +140,20 @@ func LFWFaces(t testing.TB, names ...string) []image.Image {
 		out = append(out, img)
 	}
 	return out
+}
+
+// Weights loads one of the package's models (its manifest name, e.g.
+// "ssd_mobilenetv1_model"), skipping the test when the package cannot be
+// fetched.
+func Weights(t testing.TB, model string) tfjs.Weights {
+	t.Helper()
+	src, err := tfjs.Open(Tarball(t), model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := tfjs.Load(src, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

@@ -17,14 +17,7 @@ import (
 
 func load(t testing.TB) *ssd.Net {
 	t.Helper()
-	src, err := tfjs.Open(faceapitest.Tarball(t), ssd.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := tfjs.Load(src, ssd.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := faceapitest.Weights(t, ssd.Model)
 	n, err := ssd.Load(w)
 	if err != nil {
 		t.Fatal(err)

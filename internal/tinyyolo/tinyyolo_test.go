@@ -9,20 +9,12 @@ import (
 	"testing"
 
 	"github.com/siamesenet/siamese/internal/faceapitest"
-	"github.com/siamesenet/siamese/internal/tfjs"
 	"github.com/siamesenet/siamese/internal/tinyyolo"
 )
 
 func load(t testing.TB) *tinyyolo.Net {
 	t.Helper()
-	src, err := tfjs.Open(faceapitest.Tarball(t), tinyyolo.FaceDetector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := tfjs.Load(src, tinyyolo.FaceDetector)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := faceapitest.Weights(t, tinyyolo.FaceDetector)
 	n, err := tinyyolo.LoadFace(w)
 	if err != nil {
 		t.Fatal(err)
