@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"image"
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/siamesenet/siamese/internal/gemm"
 	"github.com/siamesenet/siamese/internal/tfjs"
@@ -179,7 +177,7 @@ func (c conv) apply(x []float32, h int) ([]float32, int) {
 	col := x
 	if c.k > 1 || c.stride > 1 {
 		col = make([]float32, ckk*p)
-		channels(c.c, func(ci int) {
+		tinyyolo.Channels(c.c, func(ci int) {
 			for ky := 0; ky < c.k; ky++ {
 				for kx := 0; kx < c.k; kx++ {
 					row := col[((ci*c.k+ky)*c.k+kx)*p:][:p]
@@ -217,7 +215,7 @@ func (c conv) apply(x []float32, h int) ([]float32, int) {
 func (p pair) apply(x []float32, h int) ([]float32, int) {
 	oh, pad := same(h, 3, p.stride)
 	dw := make([]float32, p.c*oh*oh)
-	channels(p.c, func(ci int) {
+	tinyyolo.Channels(p.c, func(ci int) {
 		depthwise(x[ci*h*h:(ci+1)*h*h], dw[ci*oh*oh:(ci+1)*oh*oh], p.dw[ci*9:(ci+1)*9], p.shift[ci], h, oh, p.stride, pad)
 	})
 	return p.pw.apply(dw, oh)
@@ -262,22 +260,6 @@ func clip6(x []float32) {
 	for i, v := range x {
 		x[i] = min(max(v, 0), 6)
 	}
-}
-
-// channels runs fn for every channel, split across cores.
-func channels(n int, fn func(c int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := wk; c < n; c += workers {
-				fn(c)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // Forward runs the network on a normalised input [3, 512, 512] (pixel

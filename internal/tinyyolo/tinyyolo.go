@@ -273,7 +273,7 @@ func (n *Net) Forward(x []float32, size int) ([]float32, int) {
 	h := size
 	y := n.conv0.apply(x, h, h, 0) // valid
 	h -= 2
-	channels(n.conv0.f, func(f int) { leaky(y[f*h*h : (f+1)*h*h]) })
+	Channels(n.conv0.f, func(f int) { leaky(y[f*h*h : (f+1)*h*h]) })
 	y, h = maxPool(y, n.conv0.f, h, 2)
 	for i, s := range n.blocks {
 		y = s.apply(y, h)
@@ -341,7 +341,7 @@ func (c conv) apply(x []float32, h, w, pad int) []float32 {
 func (s separable) apply(x []float32, h int) []float32 {
 	p := h * h
 	dw := make([]float32, s.c*p)
-	channels(s.c, func(ci int) { depthwise3(x[ci*p:(ci+1)*p], dw[ci*p:(ci+1)*p], s.dw[ci*9:(ci+1)*9], h) })
+	Channels(s.c, func(ci int) { depthwise3(x[ci*p:(ci+1)*p], dw[ci*p:(ci+1)*p], s.dw[ci*9:(ci+1)*9], h) })
 	out := make([]float32, s.f*p)
 	for f := 0; f < s.f; f++ {
 		for i := range out[f*p : (f+1)*p] {
@@ -349,12 +349,13 @@ func (s separable) apply(x []float32, h int) []float32 {
 		}
 	}
 	gemm.Sgemm(false, false, s.f, p, s.c, 1, s.pw, s.c, dw, p, 1, out, p)
-	channels(s.f, func(f int) { leaky(out[f*p : (f+1)*p]) })
+	Channels(s.f, func(f int) { leaky(out[f*p : (f+1)*p]) })
 	return out
 }
 
-// channels runs fn for every channel, split across cores.
-func channels(n int, fn func(c int)) {
+// Channels runs fn for every channel, split across cores (the detectors
+// of this package and of internal/ssd share it).
+func Channels(n int, fn func(c int)) {
 	workers := min(runtime.GOMAXPROCS(0), n)
 	var wg sync.WaitGroup
 	for wk := 0; wk < workers; wk++ {
@@ -406,7 +407,7 @@ func depthwise3(in, out, k []float32, h int) {
 func maxPool(x []float32, c, h, stride int) ([]float32, int) {
 	oh := (h + stride - 1) / stride
 	out := make([]float32, c*oh*oh)
-	channels(c, func(ci int) {
+	Channels(c, func(ci int) {
 		in := x[ci*h*h : (ci+1)*h*h]
 		o := out[ci*oh*oh : (ci+1)*oh*oh]
 		for oy := 0; oy < oh; oy++ {
