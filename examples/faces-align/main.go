@@ -108,6 +108,7 @@ func run(ctx context.Context, data string, search bool, scales, shifts []float64
 	if err != nil {
 		return err
 	}
+	empty := emptyScenes(200)
 	var photos []photo // decoded once; their boxes come with the default search below
 	for ci, c := range classes {
 		if isTest[ci] {
@@ -142,6 +143,8 @@ func run(ctx context.Context, data string, search bool, scales, shifts []float64
 			{Passes: []face.Pass{ssd}},                     // SSD alone, face-api.js's threshold
 			{Passes: []face.Pass{ssd}, SSDThreshold: 0.3},
 			{Passes: []face.Pass{ssd}, Fallback: []face.Pass{{Pad: 0.5, SSD: true}}, SSDThreshold: 0.3},
+			{Passes: []face.Pass{ssd}, Fallback: []face.Pass{{Pad: 0.5, SSD: true}}, LastResort: tiny, SSDThreshold: 0.3, Threshold: 0.3},
+			{Passes: []face.Pass{ssd}, Fallback: []face.Pass{{Pad: 0.5, SSD: true}}, LastResort: []face.Pass{{Pad: 0.25, SSD: true}}, SSDThreshold: 0.3},
 			{Passes: tiny, Fallback: append([]face.Pass{ssd}, pads...), Threshold: 0.3},
 			{Passes: tiny, Fallback: append([]face.Pass{ssd}, pads...), Threshold: 0.3, SSDThreshold: 0.3},
 			{Passes: append(tiny, ssd), Fallback: pads, Threshold: 0.3},
@@ -171,8 +174,13 @@ func run(ctx context.Context, data string, search bool, scales, shifts []float64
 				sceneHits++
 			}
 		}
-		fmt.Printf("%-60s ORL %d/%d (%.2f%%), LFW scenes %d/%d (%.2f%%), %d stray boxes\n",
-			fmt.Sprintf("%+v", d), hit, orl, 100*float64(hit)/float64(orl), sceneHits, len(scenes), 100*float64(sceneHits)/float64(len(scenes)), stray)
+		inEmpty := 0
+		for _, img := range empty {
+			b, _ := fd.Detect(img)
+			inEmpty += len(b)
+		}
+		fmt.Printf("%-60s ORL %d/%d (%.2f%%), LFW scenes %d/%d (%.2f%%), %d stray boxes, %d boxes in %d scenes without a face\n",
+			fmt.Sprintf("%+v", d), hit, orl, 100*float64(hit)/float64(orl), sceneHits, len(scenes), 100*float64(sceneHits)/float64(len(scenes)), stray, inEmpty, len(empty))
 	}
 	found := 0
 	for i := range photos {
@@ -253,6 +261,18 @@ func lfwScenes(ctx context.Context, n int) ([]image.Image, []tinyyolo.Box, error
 		truth = append(truth, tinyyolo.Box{X: float64(at.Min.X), Y: float64(at.Min.Y), W: float64(at.Dx()), H: float64(at.Dy())})
 	}
 	return out, truth, nil
+}
+
+// emptyScenes are n scenes of the same kind without a face: a flat black
+// square 60 to 240 pixels a side where the face would be.
+func emptyScenes(n int) []image.Image {
+	rng := rand.New(rand.NewPCG(5, 5))
+	flat := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	out := make([]image.Image, n)
+	for i := range out {
+		out[i], _ = scenes.Paste(flat, 640, 480, 60, 240, rng)
+	}
+	return out
 }
 
 func must(x []float32, err error) []float32 {
