@@ -35,11 +35,15 @@ var Policy = core.Policy{
 	DataFolder: "att_faces",
 	ValTask:    "val-5shot",
 	Recipe:     core.Recipe{Split: "train", Items: 16 * PerClass, Pairs: 16 * PerClass * (16*PerClass - 1) / 2, Steps: 800, LR: 1e-3, WeightDecay: 5e-4, Schedule: "cosine", Augment: true},
-	// Fine-tuning the pretrained ResNet: its first 10 layers kept (the
-	// stem and the 32- and 64-channel stages), every pair of 4 photos of
-	// 8 people a step, Adam at 1e-4 on a cosine schedule, no weight decay
-	// (it would pull the pretrained weights to zero).
-	FineTune: &core.Recipe{Split: "train", Items: 8 * PerClass, Pairs: 8 * PerClass * (8*PerClass - 1) / 2, Steps: 100, LR: 1e-4, Schedule: "cosine", Augment: true, ValEvery: 50, Freeze: 10},
+	// Fine-tuning the pretrained ResNet: its first 14 layers kept (all
+	// but the last block and the matrix), every pair of 4 photos of 8
+	// people a step, Adam at 1e-4 on a cosine schedule for 100 steps, no
+	// weight decay (it would pull the pretrained weights to zero). Chosen
+	// on ORL's subjects outside the test split (examples/faces-finetune:
+	// pair EER 2.74% against 2.83–5.85% for the other recipes tried; the
+	// network as imported scored 2.31% there, so on ORL's few subjects
+	// fine-tuning does not pay).
+	FineTune: &core.Recipe{Split: "train", Items: 8 * PerClass, Pairs: 8 * PerClass * (8*PerClass - 1) / 2, Steps: 100, LR: 1e-4, Schedule: "cosine", Augment: true, Freeze: 14},
 	Enrolment: &core.Enrolment{Noun: "person", Key: "name", Item: "photo", Gallery: "faces.gallery", List: "gallery",
 		Min: 1, Max: 5, Accept: "match", Reject: "no match", Identify: true, Detect: true},
 }
