@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sync"
 
 	"github.com/siamesenet/siamese/internal/gemm"
 	"github.com/siamesenet/siamese/internal/tfjs"
@@ -169,14 +170,41 @@ func same(in, k, stride int) (out, before int) {
 	return out, total / 2
 }
 
-// apply runs the convolution on x [C, h, h] and returns [F, oh, oh].
-func (c conv) apply(x []float32, h int) ([]float32, int) {
+// scratch holds one pass's buffers in the order the pass asks for them:
+// every pass asks for the same sizes, so a pass that draws a scratch left
+// by an earlier one (scratchPool) allocates nothing (an SSD pass uses
+// about 118 MB of activations and lowered inputs).
+type scratch struct {
+	bufs [][]float32
+	next int
+}
+
+// take returns the pass's next buffer, n values long (its contents are
+// whatever the last pass left).
+func (s *scratch) take(n int) []float32 {
+	if s.next == len(s.bufs) {
+		s.bufs = append(s.bufs, nil)
+	}
+	if cap(s.bufs[s.next]) < n {
+		s.bufs[s.next] = make([]float32, n)
+	}
+	b := s.bufs[s.next][:n]
+	s.next++
+	return b
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// apply runs the convolution on x [C, h, h] and returns [F, oh, oh], its
+// buffers from s.
+func (c conv) apply(s *scratch, x []float32, h int) ([]float32, int) {
 	oh, pad := same(h, c.k, c.stride)
 	p := oh * oh
 	ckk := c.c * c.k * c.k
 	col := x
 	if c.k > 1 || c.stride > 1 {
-		col = make([]float32, ckk*p)
+		col = s.take(ckk * p)
+		clear(col) // the padding's zeros
 		tinyyolo.Channels(c.c, func(ci int) {
 			for ky := 0; ky < c.k; ky++ {
 				for kx := 0; kx < c.k; kx++ {
@@ -197,7 +225,7 @@ func (c conv) apply(x []float32, h int) ([]float32, int) {
 			}
 		})
 	}
-	out := make([]float32, c.f*p)
+	out := s.take(c.f * p)
 	for f := 0; f < c.f; f++ {
 		o := out[f*p : (f+1)*p]
 		for i := range o {
@@ -212,13 +240,13 @@ func (c conv) apply(x []float32, h int) ([]float32, int) {
 }
 
 // apply runs the depthwise-separable pair on x [C, h, h].
-func (p pair) apply(x []float32, h int) ([]float32, int) {
+func (p pair) apply(s *scratch, x []float32, h int) ([]float32, int) {
 	oh, pad := same(h, 3, p.stride)
-	dw := make([]float32, p.c*oh*oh)
+	dw := s.take(p.c * oh * oh) // every value written below
 	tinyyolo.Channels(p.c, func(ci int) {
 		depthwise(x[ci*h*h:(ci+1)*h*h], dw[ci*oh*oh:(ci+1)*oh*oh], p.dw[ci*9:(ci+1)*9], p.shift[ci], h, oh, p.stride, pad)
 	})
-	return p.pw.apply(dw, oh)
+	return p.pw.apply(s, dw, oh)
 }
 
 // depthwise is a 3×3 convolution of one h×h plane to oh×oh at a stride,
@@ -267,11 +295,14 @@ func clip6(x []float32) {
 // and its three class logits, in face-api.js's order (predictor by
 // predictor, then cell by cell, then anchor by anchor).
 func (n *Net) Forward(x []float32) (box, class []float32) {
-	y, h := n.conv0.apply(x, InputSize)
+	s := scratchPool.Get().(*scratch)
+	s.next = 0
+	defer scratchPool.Put(s)
+	y, h := n.conv0.apply(s, x, InputSize)
 	var conv11 []float32
 	h11 := 0
 	for i, p := range n.pairs {
-		y, h = p.apply(y, h)
+		y, h = p.apply(s, y, h)
 		if i == 10 {
 			conv11, h11 = y, h
 		}
@@ -279,17 +310,17 @@ func (n *Net) Forward(x []float32) (box, class []float32) {
 	maps := [6][]float32{conv11, y}
 	sides := [6]int{h11, h}
 	for i, c := range n.extra {
-		y, h = c.apply(y, h)
+		y, h = c.apply(s, y, h)
 		if i%2 == 1 {
 			maps[2+i/2], sides[2+i/2] = y, h
 		}
 	}
 	box, class = make([]float32, 0, Anchors*4), make([]float32, 0, Anchors*3)
 	for i := range maps {
-		b, s := n.box[i].apply(maps[i], sides[i])
-		c, _ := n.class[i].apply(maps[i], sides[i])
-		box = appendNHWC(box, b, n.box[i].f, s*s)
-		class = appendNHWC(class, c, n.class[i].f, s*s)
+		b, side := n.box[i].apply(s, maps[i], sides[i])
+		c, _ := n.class[i].apply(s, maps[i], sides[i])
+		box = appendNHWC(box, b, n.box[i].f, side*side)
+		class = appendNHWC(class, c, n.class[i].f, side*side)
 	}
 	return box, class
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -113,6 +114,37 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := ssd.Load(tfjs.Weights{}); err == nil || !strings.Contains(err.Error(), "Conv2d_0") {
 		t.Errorf("no weights: %v", err)
+	}
+}
+
+// A pass reuses the buffers an earlier one left: the same outputs, and
+// far fewer bytes allocated than the first pass's 118 MB.
+func TestPassesReuseBuffers(t *testing.T) {
+	n := load(t)
+	x := make([]float32, 3*ssd.InputSize*ssd.InputSize)
+	for i := range x {
+		x[i] = float32(i*37%255)/127.5 - 1
+	}
+	var first, before, after runtime.MemStats
+	runtime.ReadMemStats(&first)
+	box0, class0 := n.Forward(x)
+	runtime.ReadMemStats(&before)
+	box1, class1 := n.Forward(x)
+	runtime.ReadMemStats(&after)
+	for i := range box0 {
+		if box0[i] != box1[i] {
+			t.Fatalf("box value %d: %g, then %g", i, box0[i], box1[i])
+		}
+	}
+	for i := range class0 {
+		if class0[i] != class1[i] {
+			t.Fatalf("class value %d: %g, then %g", i, class0[i], class1[i])
+		}
+	}
+	mb := float64(after.TotalAlloc-before.TotalAlloc) / 1e6
+	t.Logf("allocated by the first pass %.1f MB, by the second %.1f MB", float64(before.TotalAlloc-first.TotalAlloc)/1e6, mb)
+	if mb > 5 {
+		t.Errorf("the second pass allocated %.1f MB, want under 5", mb)
 	}
 }
 
