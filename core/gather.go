@@ -57,7 +57,7 @@ func (op *gatherOp) Do(inputs ...G.Value) (G.Value, error) {
 	var err error
 	switch op.dt {
 	case tensor.Float32:
-		err = gather(op, inputs[0].Data().([]float32), idx, op.out.Data().([]float32))
+		err = gather(op, inputs[0].Data().([]float32), idx, op.out.Float32s())
 	case tensor.Float64:
 		err = gather(op, inputs[0].Data().([]float64), idx, op.out.Data().([]float64))
 	default:
@@ -114,7 +114,7 @@ func (op *gatherGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	reuse(&op.out, g.dt, g.shape...)
 	switch g.dt {
 	case tensor.Float32:
-		scatter(g, idx, inputs[1].Data().([]float32), op.out.Data().([]float32))
+		scatter(g, idx, inputs[1].Data().([]float32), op.out.Float32s())
 	case tensor.Float64:
 		scatter(g, idx, inputs[1].Data().([]float64), op.out.Data().([]float64))
 	default:

@@ -40,6 +40,9 @@ type Net struct {
 
 	xbuf32 []float32
 	xbuf64 []float64
+	// The float32 inputs' tensors, kept across steps and refilled in
+	// place (a new tensor and a copy of the indices a step were garbage).
+	xT, iaT, ibT, yT *tensor.Dense
 	ibuf   []int
 }
 
@@ -163,7 +166,10 @@ func (n *Net) setItems(items []Item) error {
 			}
 			copy(n.xbuf32[i*per:], it.Dense)
 		}
-		return G.Let(n.x, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(n.xbuf32)))
+		if n.xT == nil {
+			n.xT = tensor.New(tensor.WithShape(shape...), tensor.WithBacking(n.xbuf32))
+		}
+		return G.Let(n.x, n.xT)
 	case Bag:
 		buf := make([]int, n.items*per)
 		for i := range buf {
@@ -200,15 +206,17 @@ func (n *Net) setBatch(bt *Batch) error {
 	if err := n.setItems(bt.Items); err != nil {
 		return err
 	}
-	for _, i := range append(append([]int(nil), bt.A...), bt.B...) {
-		if i < 0 || i >= len(bt.Items) {
-			return fmt.Errorf("pair index %d out of range [0,%d)", i, len(bt.Items))
+	for _, idx := range [][]int{bt.A, bt.B} {
+		for _, i := range idx {
+			if i < 0 || i >= len(bt.Items) {
+				return fmt.Errorf("pair index %d out of range [0,%d)", i, len(bt.Items))
+			}
 		}
 	}
-	if err := G.Let(n.ia, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]int(nil), bt.A...)))); err != nil {
+	if err := letInts(n.ia, &n.iaT, bt.A); err != nil {
 		return err
 	}
-	if err := G.Let(n.ib, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]int(nil), bt.B...)))); err != nil {
+	if err := letInts(n.ib, &n.ibT, bt.B); err != nil {
 		return err
 	}
 	if n.b.Dtype == tensor.Float64 {
@@ -218,7 +226,21 @@ func (n *Net) setBatch(bt *Batch) error {
 		}
 		return G.Let(n.y, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(y)))
 	}
-	return G.Let(n.y, tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(append([]float32(nil), bt.Y...))))
+	if n.yT == nil {
+		n.yT = tensor.New(tensor.WithShape(n.pairs), tensor.WithBacking(make([]float32, n.pairs)))
+	}
+	copy(n.yT.Float32s(), bt.Y)
+	return G.Let(n.y, n.yT)
+}
+
+// letInts binds node to *t, made on the first call and refilled with v
+// after.
+func letInts(node *G.Node, t **tensor.Dense, v []int) error {
+	if *t == nil {
+		*t = tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(make([]int, len(v))))
+	}
+	copy((*t).Ints(), v)
+	return G.Let(node, *t)
 }
 
 // Forward runs the graph on a batch and returns the mean loss and the

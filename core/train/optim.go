@@ -107,6 +107,7 @@ type fused struct {
 	step        int         // number of updates applied
 	m, v        [][]float32 // first and second moments (v: Adam only)
 	decay       []bool      // weight decay applies to this param
+	jobs        []updateJob // the last step's, reused
 }
 
 func newFused(c Config, params []*core.Param, adam bool) *fused {
@@ -157,6 +158,10 @@ func (o *fused) Restore(params []*core.Param, step int, saved map[string][]float
 	return nil
 }
 
+// updateJob is a range of one param's values (of a sparse param's
+// touched rows) that one worker updates.
+type updateJob struct{ i, lo, hi int }
+
 // Update implements Optimizer (lazy Adam for sparse params: moments of
 // rows not touched wait).
 func (o *fused) Update(params []*core.Param, grads [][]float32, sparse []*core.SparseGrad, lr float64) {
@@ -166,23 +171,23 @@ func (o *fused) Update(params []*core.Param, grads [][]float32, sparse []*core.S
 		c1 = 1 - math.Pow(o.beta1, float64(o.step))
 		c2 = 1 - math.Pow(o.beta2, float64(o.step))
 	}
-	type job struct{ i, lo, hi int }
 	const chunk = 1 << 15
-	var jobs []job
+	jobs := o.jobs[:0] // kept between steps
 	for i, p := range params {
 		if sparse != nil && sparse[i] != nil {
 			// lo/hi index the touched rows.
 			s := sparse[i]
 			rows := max(1, chunk/max(1, s.Cols))
 			for lo := 0; lo < len(s.Touched); lo += rows {
-				jobs = append(jobs, job{i, lo, min(lo+rows, len(s.Touched))})
+				jobs = append(jobs, updateJob{i, lo, min(lo+rows, len(s.Touched))})
 			}
 			continue
 		}
 		for lo := 0; lo < len(p.Data); lo += chunk {
-			jobs = append(jobs, job{i, lo, min(lo+chunk, len(p.Data))})
+			jobs = append(jobs, updateJob{i, lo, min(lo+chunk, len(p.Data))})
 		}
 	}
+	o.jobs = jobs
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {

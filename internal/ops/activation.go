@@ -46,7 +46,7 @@ func (op *actOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.shape...)
 	switch op.dt {
 	case tensor.Float32:
-		activate(op.f, f32(inputs[0]), op.out.Data().([]float32))
+		activate(op.f, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		activate(op.f, f64(inputs[0]), op.out.Data().([]float64))
 	default:
@@ -106,7 +106,7 @@ func (op *actGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.act.dt, op.act.shape...)
 	switch op.act.dt {
 	case tensor.Float32:
-		activateBack(op.act.f, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+		activateBack(op.act.f, f32(inputs[0]), f32(inputs[1]), f32(op.out))
 	case tensor.Float64:
 		activateBack(op.act.f, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
 	default:

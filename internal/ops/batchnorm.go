@@ -95,7 +95,7 @@ func (op *bnOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.shape...)
 	switch op.dt {
 	case tensor.Float32:
-		bnForward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), f32(inputs[4]), op.out.Data().([]float32))
+		bnForward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), f32(inputs[4]), f32(op.out))
 	case tensor.Float64:
 		bnForward(op, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), f64(inputs[4]), op.out.Data().([]float64))
 	default:
@@ -235,7 +235,7 @@ func (op *bnGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.bn.dt, op.shape()...)
 	switch op.bn.dt {
 	case tensor.Float32:
-		bnBackward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), f32(inputs[4]), f32(inputs[5]), op.out.Data().([]float32))
+		bnBackward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), f32(inputs[4]), f32(inputs[5]), f32(op.out))
 	case tensor.Float64:
 		bnBackward(op, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), f64(inputs[4]), f64(inputs[5]), op.out.Data().([]float64))
 	default:

@@ -43,7 +43,7 @@ func (op *denseOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.y, op.dt, op.n, op.out)
 	switch op.dt {
 	case tensor.Float32:
-		denseForward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.y.Data().([]float32))
+		denseForward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(op.y))
 	case tensor.Float64:
 		denseForward(op, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.y.Data().([]float64))
 	default:
@@ -99,7 +99,7 @@ func (op *denseGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dense.dt, op.shape...)
 	switch op.dense.dt {
 	case tensor.Float32:
-		denseBackward(op.dense, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
+		denseBackward(op.dense, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(op.out))
 	case tensor.Float64:
 		denseBackward(op.dense, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
 	}

@@ -64,7 +64,7 @@ func (op *embagOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.n, op.d)
 	switch op.dt {
 	case tensor.Float32:
-		embagForward(op, f32(inputs[0]), idx, op.out.Data().([]float32))
+		embagForward(op, f32(inputs[0]), idx, f32(op.out))
 	case tensor.Float64:
 		embagForward(op, f64(inputs[0]), idx, op.out.Data().([]float64))
 	default:

@@ -73,7 +73,7 @@ func (op *mirrorOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
-		mirror(op, f32(inputs[0]), op.out.Data().([]float32))
+		mirror(op, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		mirror(op, f64(inputs[0]), op.out.Data().([]float64))
 	default:
@@ -149,7 +149,7 @@ func (op *halvesOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
-		halves(op.grad, f32(inputs[0]), op.out.Data().([]float32))
+		halves(op.grad, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		halves(op.grad, f64(inputs[0]), op.out.Data().([]float64))
 	default:

@@ -63,7 +63,7 @@ func (op *normXCorrOp) Do(inputs ...G.Value) (G.Value, error) {
 	switch op.dt {
 	case tensor.Float32:
 		nxc := newNXC[float32](op, f32(inputs[0]), f32(inputs[1]))
-		nxc.forward(op.out.Data().([]float32))
+		nxc.forward(f32(op.out))
 	case tensor.Float64:
 		nxc := newNXC[float64](op, f64(inputs[0]), f64(inputs[1]))
 		nxc.forward(op.out.Data().([]float64))
@@ -204,7 +204,7 @@ func (op *normXCorrGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.x.dt, op.shape()...)
 	switch op.x.dt {
 	case tensor.Float32:
-		newNXC[float32](op.x, f32(inputs[0]), f32(inputs[1])).backward(op.wrt, f32(inputs[2]), op.out.Data().([]float32))
+		newNXC[float32](op.x, f32(inputs[0]), f32(inputs[1])).backward(op.wrt, f32(inputs[2]), f32(op.out))
 	case tensor.Float64:
 		newNXC[float64](op.x, f64(inputs[0]), f64(inputs[1])).backward(op.wrt, f64(inputs[2]), op.out.Data().([]float64))
 	}

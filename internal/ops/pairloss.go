@@ -139,7 +139,7 @@ func (op *pairLossGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	up := scalarOf(inputs[2])
 	switch op.loss.dt {
 	case tensor.Float32:
-		pairLoss(op.loss, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32), up)
+		pairLoss(op.loss, f32(inputs[0]), f32(inputs[1]), f32(op.out), up)
 	case tensor.Float64:
 		pairLoss(op.loss, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64), up)
 	default:

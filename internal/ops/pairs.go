@@ -48,7 +48,7 @@ func (op *wl1Op) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.p)
 	switch op.dt {
 	case tensor.Float32:
-		wl1Forward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3])[0], op.out.Data().([]float32))
+		wl1Forward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3])[0], f32(op.out))
 	case tensor.Float64:
 		wl1Forward(op, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3])[0], op.out.Data().([]float64))
 	default:
@@ -123,7 +123,7 @@ func (op *wl1GradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.wl1.dt, op.shape()...)
 	switch op.wl1.dt {
 	case tensor.Float32:
-		wl1Backward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), op.out.Data().([]float32))
+		wl1Backward(op, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(inputs[3]), f32(op.out))
 	case tensor.Float64:
 		wl1Backward(op, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), f64(inputs[3]), op.out.Data().([]float64))
 	default:
@@ -255,7 +255,7 @@ func (op *logisticGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	up := scalarOf(inputs[2]) / float64(op.loss.p)
 	switch op.loss.dt {
 	case tensor.Float32:
-		logisticBackward(f32(inputs[0]), f32(inputs[1]), up, op.out.Data().([]float32))
+		logisticBackward(f32(inputs[0]), f32(inputs[1]), up, f32(op.out))
 	case tensor.Float64:
 		logisticBackward(f64(inputs[0]), f64(inputs[1]), up, op.out.Data().([]float64))
 	default:

@@ -52,7 +52,7 @@ func (op *poolOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
-		poolForward(op, f32(inputs[0]), op.out.Data().([]float32))
+		poolForward(op, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		poolForward(op, f64(inputs[0]), op.out.Data().([]float64))
 	default:
@@ -140,7 +140,7 @@ func (op *poolGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.pool.dt, op.pool.shape...)
 	switch op.pool.dt {
 	case tensor.Float32:
-		poolBackward(op.pool, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+		poolBackward(op.pool, f32(inputs[0]), f32(inputs[1]), f32(op.out))
 	case tensor.Float64:
 		poolBackward(op.pool, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
 	}

@@ -67,7 +67,7 @@ func (op *shortcutOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
-		shortcutForward(op, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+		shortcutForward(op, f32(inputs[0]), f32(inputs[1]), f32(op.out))
 	case tensor.Float64:
 		shortcutForward(op, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
 	default:
@@ -169,7 +169,7 @@ func (op *shortcutGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.sc.dt, op.shape()...)
 	switch op.sc.dt {
 	case tensor.Float32:
-		shortcutBackward(op.sc, op.wrt, f32(inputs[0]), op.out.Data().([]float32))
+		shortcutBackward(op.sc, op.wrt, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		shortcutBackward(op.sc, op.wrt, f64(inputs[0]), op.out.Data().([]float64))
 	}
@@ -251,7 +251,7 @@ func (op *gapOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.outShape()...)
 	switch op.dt {
 	case tensor.Float32:
-		gap(op, f32(inputs[0]), op.out.Data().([]float32))
+		gap(op, f32(inputs[0]), f32(op.out))
 	case tensor.Float64:
 		gap(op, f64(inputs[0]), op.out.Data().([]float64))
 	default:

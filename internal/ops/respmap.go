@@ -56,7 +56,7 @@ func (op *cropOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.n, op.c, op.h, op.w)
 	switch op.dt {
 	case tensor.Float32:
-		cropCopy(op, f32(inputs[0]), op.out.Data().([]float32), false)
+		cropCopy(op, f32(inputs[0]), f32(op.out), false)
 	case tensor.Float64:
 		cropCopy(op, f64(inputs[0]), op.out.Data().([]float64), false)
 	default:
@@ -128,7 +128,7 @@ func (op *cropGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, c.dt, c.n, c.c, c.hi, c.wi)
 	switch c.dt {
 	case tensor.Float32:
-		cropCopy(c, op.out.Data().([]float32), f32(inputs[0]), true)
+		cropCopy(c, f32(op.out), f32(inputs[0]), true)
 	case tensor.Float64:
 		cropCopy(c, op.out.Data().([]float64), f64(inputs[0]), true)
 	}
@@ -310,7 +310,7 @@ func (op *mapLossGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	var db float64
 	switch op.loss.dt {
 	case tensor.Float32:
-		out := op.out.Data().([]float32)
+		out := f32(op.out)
 		if op.wrt == 0 {
 			mapLoss(g, f32(inputs[0]), float64(f32(inputs[1])[0]), f32(inputs[2]), out, nil)
 			for k := range out {
@@ -373,7 +373,7 @@ func (op *mapScoreOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.g.P)
 	switch op.dt {
 	case tensor.Float32:
-		mapScore(op.g, f32(inputs[0]), float64(f32(inputs[1])[0]), op.out.Data().([]float32))
+		mapScore(op.g, f32(inputs[0]), float64(f32(inputs[1])[0]), f32(op.out))
 	case tensor.Float64:
 		mapScore(op.g, f64(inputs[0]), f64(inputs[1])[0], op.out.Data().([]float64))
 	default:

@@ -48,7 +48,7 @@ func (op *xcorrOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.g.n, 1, op.g.ho, op.g.wo)
 	switch op.dt {
 	case tensor.Float32:
-		xcorrForward(op.g, f32(inputs[0]), f32(inputs[1]), op.out.Data().([]float32))
+		xcorrForward(op.g, f32(inputs[0]), f32(inputs[1]), f32(op.out))
 	case tensor.Float64:
 		xcorrForward(op.g, f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
 	default:
@@ -125,7 +125,7 @@ func (op *xcorrGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.x.dt, op.shape()...)
 	switch op.x.dt {
 	case tensor.Float32:
-		xcorrBackward(op.x.g, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), op.out.Data().([]float32))
+		xcorrBackward(op.x.g, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(op.out))
 	case tensor.Float64:
 		xcorrBackward(op.x.g, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
 	}
