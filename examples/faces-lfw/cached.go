@@ -195,6 +195,38 @@ func cachedTuned(ctx context.Context, lfw *face.LFW, m *core.Model, folds [][]fa
 	}
 	start := snapshot(suffix.Params())
 	sm := &core.Model{Spec: m.Spec, Tower: suffix, Head: m.Head, Preprocess: m.Preprocess}
+	var baseOut map[string][]float32
+	imported := func(ctx context.Context, paths []string) ([][]float32, error) { // the suffix as imported
+		if baseOut == nil {
+			keep := snapshot(suffix.Params())
+			restore(suffix.Params(), start)
+			items := make([]core.Item, 0, 2*len(f.paths))
+			for i := range f.paths {
+				items = append(items, core.Item{Dense: f.orig[i]}, core.Item{Dense: f.flip[i]})
+			}
+			es, err := sm.Embed(ctx, items, 64)
+			restore(suffix.Params(), keep)
+			if err != nil {
+				return nil, err
+			}
+			baseOut = map[string][]float32{}
+			for i, p := range f.paths {
+				v := es[2*i]
+				if flip {
+					v = make([]float32, len(es[2*i]))
+					for j := range v {
+						v[j] = (es[2*i][j] + es[2*i+1][j]) / 2
+					}
+				}
+				baseOut[p] = v
+			}
+		}
+		out := make([][]float32, len(paths))
+		for i, p := range paths {
+			out[i] = baseOut[p]
+		}
+		return out, nil
+	}
 	byModel := make([][]metrics.Fold, len(folds))
 	for k := range folds {
 		if only > 0 && k >= only {
@@ -242,37 +274,66 @@ func cachedTuned(ctx context.Context, lfw *face.LFW, m *core.Model, folds [][]fa
 		cfg.ValEvery = 0
 		res := &train.Result{}
 		if r.Steps > 0 {
-			if res, err = (&train.Loop{Model: sm, Domain: dom, Config: cfg}).Run(ctx); err != nil {
+			var hooks []train.Hook
+			if cachedOpts.pull > 0 {
+				hooks = append(hooks, pullHook{start: snapshot(sm.Params()), rate: cachedOpts.pull})
+			}
+			if res, err = (&train.Loop{Model: sm, Domain: dom, Config: cfg, Hooks: hooks}).Run(ctx); err != nil {
 				return nil, err
 			}
 		}
 		sm.Close()
-		embed := func(ctx context.Context, paths []string) ([][]float32, error) {
-			items := make([]core.Item, 0, 2*len(paths))
-			for _, p := range paths {
-				i, ok := f.index[p]
-				if !ok {
-					return nil, fmt.Errorf("%s: not in the set", p)
+		embedWith := func(w float64) face.Embedder {
+			return func(ctx context.Context, paths []string) ([][]float32, error) {
+				items := make([]core.Item, 0, 2*len(paths))
+				for _, p := range paths {
+					i, ok := f.index[p]
+					if !ok {
+						return nil, fmt.Errorf("%s: not in the set", p)
+					}
+					items = append(items, core.Item{Dense: f.orig[i]}, core.Item{Dense: f.flip[i]})
 				}
-				items = append(items, core.Item{Dense: f.orig[i]}, core.Item{Dense: f.flip[i]})
-			}
-			es, err := sm.Embed(ctx, items, 64)
-			if err != nil {
-				return nil, err
-			}
-			out := make([][]float32, len(paths))
-			for i := range paths {
-				out[i] = es[2*i]
-				if flip {
-					out[i] = make([]float32, len(es[2*i]))
-					for j := range out[i] {
-						out[i][j] = (es[2*i][j] + es[2*i+1][j]) / 2
+				es, err := sm.Embed(ctx, items, 64)
+				if err != nil {
+					return nil, err
+				}
+				out := make([][]float32, len(paths))
+				for i := range paths {
+					out[i] = es[2*i]
+					if flip {
+						out[i] = make([]float32, len(es[2*i]))
+						for j := range out[i] {
+							out[i][j] = (es[2*i][j] + es[2*i+1][j]) / 2
+						}
 					}
 				}
+				if w > 0 { // beside the imported suffix's descriptor, weighted
+					base, err := imported(ctx, paths)
+					if err != nil {
+						return nil, err
+					}
+					for i := range out {
+						cat := append([]float32(nil), out[i]...)
+						for _, v := range base[i] {
+							cat = append(cat, float32(w)*v)
+						}
+						out[i] = cat
+					}
+				}
+				return out, nil
 			}
-			return out, nil
 		}
-		if byModel[k], err = face.ScoreFolds(ctx, folds, embed, m.Head.Score); err != nil {
+		if cachedOpts.ensemble > 0 {
+			for _, w := range []float64{0, 0.125, 0.25, 0.5, 1} {
+				sc, err := face.ScoreFolds(ctx, folds, embedWith(w), m.Head.Score)
+				if err != nil {
+					return nil, err
+				}
+				acc, _ := metrics.CrossValidateEach(repeatFold(sc, len(folds)))
+				fmt.Fprintf(os.Stderr, "fold %d: beside the imported descriptor at weight %g: fold accuracy %.2f%% (all folds %.2f%%)\n", k+1, w, 100*acc.Accuracies[k], 100*acc.Mean)
+			}
+		}
+		if byModel[k], err = face.ScoreFolds(ctx, folds, embedWith(cachedOpts.ensemble), m.Head.Score); err != nil {
 			return nil, err
 		}
 		acc, _ := metrics.CrossValidateEach(repeatFold(byModel[k], len(folds)))
@@ -281,6 +342,25 @@ func cachedTuned(ctx context.Context, lfw *face.LFW, m *core.Model, folds [][]fa
 		sm.Close()
 	}
 	return metrics.CrossValidateEach(byModel)
+}
+
+// pullHook draws the weights back toward where training started after
+// every step (L2-SP, decoupled): w -= rate·(w − w0).
+type pullHook struct {
+	start [][]float32
+	rate  float64
+}
+
+func (h pullHook) OnStep(_ context.Context, l *train.Loop) error {
+	for i, p := range l.Params {
+		if i >= len(h.start) || len(h.start[i]) != len(p.Data) {
+			continue
+		}
+		for j, w0 := range h.start[i] {
+			p.Data[j] -= float32(h.rate) * (p.Data[j] - w0)
+		}
+	}
+	return nil
 }
 
 func embedAll(ctx context.Context, m *core.Model, xs [][]float32) ([][]float32, error) {

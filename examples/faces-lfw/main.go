@@ -10,9 +10,14 @@
 // more photos who are not in that fold, scored on every fold (its
 // threshold from the other nine).
 //
+// With -scratch, the face domain's own tower (the ORL recipe's CNN, 64×64
+// colour) trains from scratch instead, one model per group of folds on the
+// people in none of the group's folds.
+//
 //	go run ./examples/faces-lfw                    # import from the npm cache, as-is
 //	go run ./examples/faces-lfw -finetune          # fine-tuned, one model per fold
 //	go run ./examples/faces-lfw -model M.model     # any face model file
+//	go run ./examples/faces-lfw -scratch -steps 3000   # from scratch, two models
 package main
 
 import (
@@ -56,8 +61,13 @@ func main() {
 	from := flag.Int("train-from", 0, "with -cached: train layers from this one on (the ones between run once over the cache)")
 	only := flag.Int("folds", 0, "with -cached: fine-tune for the first N folds only (the rest reuse fold 1's model: for quick comparisons, read the first N fold accuracies)")
 	cache := flag.String("cache", "", "with -cached: file that keeps the activations between runs")
+	pull := flag.Float64("pull", 0, "with -cached: draw the trained weights back toward the imported ones by this share after every step (L2-SP)")
+	ensemble := flag.Float64("ensemble", 0, "with -cached: score with the fine-tuned descriptor beside the imported one, weighted by this")
+	scratch := flag.Bool("scratch", false, "train the face domain's own tower from scratch instead (one model per group of folds, -steps each)")
+	groups := flag.Int("groups", 2, "with -scratch: groups of folds, one model each (2: folds 1-5 and 6-10)")
 	flag.Parse()
-	cachedOpts = cachedFlags{from: *from, only: *only, n: *top, flip: *flip, lr: *lr, items: *items, file: *cache}
+	scratchOpts = scratchFlags{on: *scratch, groups: *groups}
+	cachedOpts = cachedFlags{from: *from, only: *only, n: *top, flip: *flip, lr: *lr, items: *items, file: *cache, pull: *pull, ensemble: *ensemble}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := run(ctx, *data, *model, *pairs, map[string]string{"detect": *detect, "chip_scale": *scale, "chip_shift": *shift, "crop_scale": *crop}, *finetune, *steps)
@@ -76,11 +86,18 @@ func main() {
 type cachedFlags struct {
 	n, items, from, only int
 	flip                 bool
-	lr                   float64
+	lr, pull, ensemble   float64
 	file                 string
 }
 
 var cachedOpts cachedFlags
+
+type scratchFlags struct {
+	on     bool
+	groups int
+}
+
+var scratchOpts scratchFlags
 
 type result struct {
 	Model string `json:"model"`
@@ -94,6 +111,9 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 		return nil, errors.New("no LFW folder: set SIAMESE_DATA or -data")
 	}
 	start := time.Now()
+	if scratchOpts.on {
+		return runScratch(ctx, data, pairsFile, steps, start)
+	}
 	var m *core.Model
 	var err error
 	name := path
@@ -120,24 +140,11 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 			name += fmt.Sprintf(", %s=%s", k, v)
 		}
 	}
-	lfw, err := face.OpenLFW(data)
+	lfw, folds, err := openFolds(data, pairsFile)
 	if err != nil {
 		return nil, err
 	}
 	defer lfw.Close()
-	folds, err := lfw.Pairs(pairsFile)
-	if err != nil {
-		return nil, err
-	}
-	if len(folds) == 1 { // View 1: two halves, each half matched and half mismatched
-		f, n := folds[0], len(folds[0])/2
-		folds = [][]face.Pair{append(append([]face.Pair(nil), f[:n/2]...), f[n:n+n/2]...), append(append([]face.Pair(nil), f[n/2:n]...), f[n+n/2:]...)}
-	}
-	progress := func(done, total int) {
-		if done%640 == 0 || done == total {
-			fmt.Fprintf(os.Stderr, "\rembedded %d/%d images ", done, total)
-		}
-	}
 	dec, err := core.NewDecoder(m.Preprocess, m.Assets...)
 	if err != nil {
 		return nil, err
@@ -174,6 +181,50 @@ func run(ctx context.Context, data, path, pairsFile string, extra map[string]str
 		}
 		name += ", fine-tuned per fold"
 	}
+	return &result{Model: name, Pairs: pairsFile, KFold: kf, Took: time.Since(start).Round(time.Second).String()}, nil
+}
+
+// openFolds opens LFW and reads a pairs file's folds; View 1's one list
+// becomes two halves, each half matched and half mismatched.
+func openFolds(data, file string) (*face.LFW, [][]face.Pair, error) {
+	lfw, err := face.OpenLFW(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	folds, err := lfw.Pairs(file)
+	if err != nil {
+		lfw.Close()
+		return nil, nil, err
+	}
+	if len(folds) == 1 {
+		f, n := folds[0], len(folds[0])/2
+		folds = [][]face.Pair{append(append([]face.Pair(nil), f[:n/2]...), f[n:n+n/2]...), append(append([]face.Pair(nil), f[n/2:n]...), f[n+n/2:]...)}
+	}
+	return lfw, folds, nil
+}
+
+// progress reports embedding on stderr.
+func progress(done, total int) {
+	if done%640 == 0 || done == total {
+		fmt.Fprintf(os.Stderr, "\rembedded %d/%d images ", done, total)
+	}
+}
+
+// runScratch is run for -scratch: no model to start from.
+func runScratch(ctx context.Context, data, pairsFile string, steps int, start time.Time) (*result, error) {
+	if steps <= 0 {
+		return nil, fmt.Errorf("-scratch needs -steps")
+	}
+	lfw, folds, err := openFolds(data, pairsFile)
+	if err != nil {
+		return nil, err
+	}
+	defer lfw.Close()
+	kf, err := fromScratch(ctx, lfw, folds, scratchOpts.groups, steps, progress)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("the face tower from scratch (%v input, %d steps a model, %d models)", scratchInput, steps, scratchOpts.groups)
 	return &result{Model: name, Pairs: pairsFile, KFold: kf, Took: time.Since(start).Round(time.Second).String()}, nil
 }
 
