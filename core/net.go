@@ -43,7 +43,7 @@ type Net struct {
 	// The float32 inputs' tensors, kept across steps and refilled in
 	// place (a new tensor and a copy of the indices a step were garbage).
 	xT, iaT, ibT, yT *tensor.Dense
-	ibuf   []int
+	ibuf             []int
 }
 
 func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
