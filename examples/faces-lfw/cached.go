@@ -65,7 +65,10 @@ func cacheFeatures(ctx context.Context, lfw *face.LFW, m *core.Model, prefix cor
 		f.index[p] = i
 	}
 	d := core.Size(f.shape)
-	if raw, err := os.ReadFile(file); err == nil && len(raw) == 2*len(paths)*d*4 {
+	if only != nil {
+		file = "" // a subset: the cache file holds every image
+	}
+	if raw, err := os.ReadFile(file); file != "" && err == nil && len(raw) == 2*len(paths)*d*4 {
 		all := make([]float32, 2*len(paths)*d)
 		for i := range all {
 			all[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
