@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	xdraw "golang.org/x/image/draw"
+
 	"github.com/siamesenet/siamese/core"
 	"github.com/siamesenet/siamese/internal/imageset"
 	"github.com/siamesenet/siamese/internal/ssd"
@@ -248,13 +250,10 @@ func (f *Faces) run(img image.Image, passes []Pass) ([]tinyyolo.Box, error) {
 	var all []tinyyolo.Box
 	b := img.Bounds()
 	for _, p := range passes {
-		src := img
+		src, scale := img, 1.0
 		px, py := int(p.Pad*float64(b.Dx())), int(p.Pad*float64(b.Dy()))
 		if px > 0 || py > 0 {
-			canvas := image.NewRGBA(image.Rect(0, 0, b.Dx()+2*px, b.Dy()+2*py))
-			draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.Gray{128}), image.Point{}, draw.Src)
-			draw.Draw(canvas, image.Rect(px, py, px+b.Dx(), py+b.Dy()), img, b.Min, draw.Src)
-			src = canvas
+			src, scale = padded(img, px, py)
 		}
 		var boxes []tinyyolo.Box
 		var err error
@@ -270,12 +269,36 @@ func (f *Faces) run(img image.Image, passes []Pass) ([]tinyyolo.Box, error) {
 			return nil, err
 		}
 		for _, bx := range boxes {
+			bx.X, bx.Y, bx.W, bx.H = bx.X/scale, bx.Y/scale, bx.W/scale, bx.H/scale
 			bx.X += float64(b.Min.X - px)
 			bx.Y += float64(b.Min.Y - py)
 			all = append(all, bx)
 		}
 	}
 	return tinyyolo.Suppress(all, 0.4), nil
+}
+
+// MaxCanvas bounds the larger side of the canvas a search pass pads a
+// photo into: a larger canvas is drawn scaled down to it (the detectors see
+// 512 pixels at most), so that a 100-Mpixel photo with no face costs
+// megabytes, not the gigabytes of a canvas three times its size.
+const MaxCanvas = 2048
+
+// padded is img in a gray canvas with px and py pixels of margin on each
+// side, scaled by the returned factor (1, or less to fit MaxCanvas).
+func padded(img image.Image, px, py int) (*image.RGBA, float64) {
+	b := img.Bounds()
+	cw, ch := b.Dx()+2*px, b.Dy()+2*py
+	s := min(1, float64(MaxCanvas)/float64(max(cw, ch)))
+	canvas := image.NewRGBA(image.Rect(0, 0, int(math.Ceil(float64(cw)*s)), int(math.Ceil(float64(ch)*s))))
+	draw.Draw(canvas, canvas.Bounds(), image.NewUniform(color.Gray{128}), image.Point{}, draw.Src)
+	if s == 1 {
+		draw.Draw(canvas, image.Rect(px, py, px+b.Dx(), py+b.Dy()), img, b.Min, draw.Src)
+		return canvas, 1
+	}
+	at := image.Rect(int(float64(px)*s), int(float64(py)*s), int(float64(px+b.Dx())*s), int(float64(py+b.Dy())*s))
+	xdraw.BiLinear.Scale(canvas, at, img, b, draw.Src, nil)
+	return canvas, s
 }
 
 // Found is one face: its box in the photo, the detector's score (1 for a

@@ -1,0 +1,4 @@
+package face
+
+// Padded exposes padded to the tests.
+var Padded = padded
