@@ -49,15 +49,17 @@ func (op *gatherOp) Hashcode() uint32                               { return has
 func (op *gatherOp) String() string                                 { return fmt.Sprintf("Gather{%v,%d}", op.shape, op.n) }
 
 func (op *gatherOp) Do(inputs ...G.Value) (G.Value, error) {
-	idx, ok := inputs[1].Data().([]int)
+	idx, ok := ints(inputs[1])
 	if !ok || len(idx) != op.n {
 		return nil, fmt.Errorf("gather: want %d int indices", op.n)
 	}
-	reuse(&op.out, op.dt, op.outShape()...)
+	if op.out == nil {
+		reuse(&op.out, op.dt, op.outShape()...)
+	}
 	var err error
 	switch op.dt {
 	case tensor.Float32:
-		err = gather(op, inputs[0].Data().([]float32), idx, op.out.Float32s())
+		err = gather(op, f32s(inputs[0]), idx, op.out.Float32s())
 	case tensor.Float64:
 		err = gather(op, inputs[0].Data().([]float64), idx, op.out.Data().([]float64))
 	default:
@@ -109,12 +111,15 @@ func (op *gatherGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op *gatherGradOp) String() string        { return "Grad" + op.gather.String() }
 
 func (op *gatherGradOp) Do(inputs ...G.Value) (G.Value, error) {
-	idx := inputs[0].Data().([]int)
+	idx, ok := ints(inputs[0])
+	if !ok {
+		return nil, fmt.Errorf("gather gradient: want int indices")
+	}
 	g := op.gather
 	reuse(&op.out, g.dt, g.shape...)
 	switch g.dt {
 	case tensor.Float32:
-		scatter(g, idx, inputs[1].Data().([]float32), op.out.Float32s())
+		scatter(g, idx, f32s(inputs[1]), op.out.Float32s())
 	case tensor.Float64:
 		scatter(g, idx, inputs[1].Data().([]float64), op.out.Data().([]float64))
 	default:
@@ -146,6 +151,23 @@ func reuse(t **tensor.Dense, dt tensor.Dtype, shape ...int) {
 	if *t == nil {
 		*t = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
 	}
+}
+
+// f32s and ints read a value's data through the tensor's typed accessor,
+// without Data's boxing of the slice in an interface (an allocation a call).
+func f32s(v G.Value) []float32 {
+	if t, ok := v.(*tensor.Dense); ok && t.Dtype() == tensor.Float32 {
+		return t.Float32s()
+	}
+	return v.Data().([]float32)
+}
+
+func ints(v G.Value) ([]int, bool) {
+	if t, ok := v.(*tensor.Dense); ok && t.Dtype() == tensor.Int {
+		return t.Ints(), true
+	}
+	d, ok := v.Data().([]int)
+	return d, ok
 }
 
 func hashOf(s fmt.Stringer) uint32 {

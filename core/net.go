@@ -30,13 +30,12 @@ type Net struct {
 	emb      *G.Node
 	score    *G.Node
 	loss     *G.Node
-	vm       G.VM
+	tape     *tape
 	params   []*Param
 	nodes    G.Nodes
+	grads    G.Nodes       // per param: its gradient's node (nil for a Sparse param)
 	sparse   []*SparseGrad // per param: its gradient store if Sparse, else nil
-	embVal   G.Value
-	scoreVal G.Value
-	lossVal  G.Value
+	scores   []float64     // Forward's result, kept between steps
 
 	xbuf32 []float32
 	xbuf64 []float64
@@ -98,15 +97,20 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		if b.anchor != nil {
 			wrt = append(wrt, b.anchor)
 		}
-		if _, err := G.Grad(n.loss, wrt...); err != nil {
+		grads, err := G.Grad(n.loss, wrt...)
+		if err != nil {
 			return nil, fmt.Errorf("gradients: %w", err)
 		}
-		G.Read(n.score, &n.scoreVal)
-		G.Read(n.loss, &n.lossVal)
-		n.vm = G.NewTapeMachine(b.G, G.BindDualValues(wrt...))
-	} else {
-		G.Read(n.emb, &n.embVal)
-		n.vm = G.NewTapeMachine(b.G)
+		for i, g := 0, grads; i < len(n.params); i++ {
+			if n.sparse[i] != nil {
+				n.grads = append(n.grads, nil)
+				continue
+			}
+			n.grads, g = append(n.grads, g[0]), g[1:]
+		}
+	}
+	if n.tape, err = newTape(b.G); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -192,11 +196,10 @@ func (n *Net) embed(items []Item) ([]float32, error) {
 	if err := n.setItems(items); err != nil {
 		return nil, err
 	}
-	defer n.vm.Reset()
-	if err := n.vm.RunAll(); err != nil {
+	if err := n.tape.run(); err != nil {
 		return nil, fmt.Errorf("embed: %w", err)
 	}
-	return n.embVal.Data().([]float32), nil
+	return f32s(n.tape.value(n.emb)), nil
 }
 
 func (n *Net) setBatch(bt *Batch) error {
@@ -244,7 +247,8 @@ func letInts(node *G.Node, t **tensor.Dense, v []int) error {
 }
 
 // Forward runs the graph on a batch and returns the mean loss and the
-// per-pair scores. Gradients are then available from Grad until the next run.
+// per-pair scores. The scores and the gradients (Grad, Grad32) are valid
+// until the next run, which reuses their memory.
 func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 	if n.pairs == 0 {
 		return 0, nil, fmt.Errorf("not a training net")
@@ -252,37 +256,28 @@ func (n *Net) Forward(bt *Batch) (loss float64, scores []float64, err error) {
 	if err := n.setBatch(bt); err != nil {
 		return 0, nil, err
 	}
-	// The tape machine adds into the bound gradients: clear them first.
+	// Sparse ops add into their gradient stores: clear them first.
 	for _, s := range n.sparse {
 		if s != nil {
 			s.Clear()
 		}
 	}
-	for _, nd := range n.nodes {
-		if g, err := nd.Grad(); err == nil {
-			if t, ok := g.(tensor.Tensor); ok {
-				t.Zero()
-			}
-		}
-	}
-	n.vm.Reset()
-	if err := n.vm.RunAll(); err != nil {
+	if err := n.tape.run(); err != nil {
 		return 0, nil, fmt.Errorf("forward/backward: %w", err)
 	}
 	for _, h := range n.b.hooks {
 		h()
 	}
-	loss = scalar(n.lossVal)
-	switch d := n.scoreVal.Data().(type) {
-	case []float32:
-		scores = make([]float64, len(d))
-		for i, v := range d {
-			scores[i] = float64(v)
+	loss = scalar(n.tape.value(n.loss))
+	n.scores = n.scores[:0]
+	if v := n.tape.value(n.score); v.Dtype() == tensor.Float32 {
+		for _, x := range f32s(v) {
+			n.scores = append(n.scores, float64(x))
 		}
-	case []float64:
-		scores = append(scores, d...)
+	} else {
+		n.scores = append(n.scores, v.Data().([]float64)...)
 	}
-	return loss, scores, nil
+	return loss, n.scores, nil
 }
 
 // Grad returns the gradient of the loss with respect to Params()[i] as
@@ -300,9 +295,9 @@ func (n *Net) Grad(i int) ([]float64, error) {
 		}
 		return out, nil
 	}
-	g, err := n.nodes[i].Grad()
-	if err != nil {
-		return nil, err
+	g := n.tape.value(n.grads[i])
+	if g == nil {
+		return nil, fmt.Errorf("no gradient of %s: run Forward first", n.params[i].Name)
 	}
 	switch d := g.Data().(type) {
 	case []float32:
@@ -327,9 +322,12 @@ func (n *Net) Grad32(i int) ([]float32, error) {
 	if n.sparse[i] != nil {
 		return nil, nil
 	}
-	g, err := n.nodes[i].Grad()
-	if err != nil {
-		return nil, err
+	g := n.tape.value(n.grads[i])
+	if g == nil {
+		return nil, fmt.Errorf("no gradient of %s: run Forward first", n.params[i].Name)
+	}
+	if t, ok := g.(*tensor.Dense); ok && t.Dtype() == tensor.Float32 {
+		return t.Float32s(), nil
 	}
 	d, ok := g.Data().([]float32)
 	if !ok {
@@ -341,12 +339,8 @@ func (n *Net) Grad32(i int) ([]float32, error) {
 // Param64 returns the float64 copy of Params()[i] (gradient checks).
 func (n *Net) Param64(i int) []float64 { return n.nodes[i].Value().Data().([]float64) }
 
-// Close releases the machine.
-func (n *Net) Close() {
-	if n.vm != nil {
-		n.vm.Close()
-	}
-}
+// Close releases the net's values.
+func (n *Net) Close() { n.tape = nil }
 
 func scalar(v G.Value) float64 {
 	switch d := v.Data().(type) {

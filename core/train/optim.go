@@ -108,6 +108,7 @@ type fused struct {
 	m, v        [][]float32 // first and second moments (v: Adam only)
 	decay       []bool      // weight decay applies to this param
 	jobs        []updateJob // the last step's, reused
+	cur         update      // the running Update's arguments
 }
 
 func newFused(c Config, params []*core.Param, adam bool) *fused {
@@ -188,39 +189,63 @@ func (o *fused) Update(params []*core.Param, grads [][]float32, sparse []*core.S
 		}
 	}
 	o.jobs = jobs
+	o.cur = update{params: params, grads: grads, sparse: sparse, lr: lr, c1: c1, c2: c2}
 	workers := min(runtime.GOMAXPROCS(0), len(jobs))
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
+	for w := 1; w < workers; w++ {
 		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for k := w; k < len(jobs); k += workers {
-				j := jobs[k]
-				wd := 0.0
-				if o.decay[j.i] {
-					wd = o.weightDecay
-				}
-				apply := func(lo, hi int, g []float32) {
-					x, m := params[j.i].Data[lo:hi], o.m[j.i][lo:hi]
-					if o.adam {
-						adam(x, g, m, o.v[j.i][lo:hi], float32(lr*math.Sqrt(c2)/c1), float32(o.beta1), float32(o.beta2), float32(o.eps*math.Sqrt(c2)), float32(wd))
-					} else {
-						sgd(x, g, m, float32(lr), float32(o.momentum), float32(wd))
-					}
-				}
-				if sparse != nil && sparse[j.i] != nil {
-					s := sparse[j.i]
-					for _, r := range s.Touched[j.lo:j.hi] {
-						lo, hi := r*s.Cols, (r+1)*s.Cols
-						apply(lo, hi, s.G32[lo:hi])
-					}
-					continue
-				}
-				apply(j.lo, j.hi, grads[j.i][j.lo:j.hi])
-			}
-		}(w)
+		go o.work(w, workers, &wg)
+	}
+	if workers > 0 {
+		o.work(0, workers, nil)
 	}
 	wg.Wait()
+	o.cur = update{}
+}
+
+// update is one Update call's arguments, read by its workers (kept in the
+// optimizer so that starting a worker captures nothing).
+type update struct {
+	params []*core.Param
+	grads  [][]float32
+	sparse []*core.SparseGrad
+	lr     float64
+	c1, c2 float64
+}
+
+// work runs the jobs w, w+workers, … of the current update.
+func (o *fused) work(w, workers int, wg *sync.WaitGroup) {
+	if wg != nil {
+		defer wg.Done()
+	}
+	u := &o.cur
+	for k := w; k < len(o.jobs); k += workers {
+		j := o.jobs[k]
+		if u.sparse != nil && u.sparse[j.i] != nil {
+			s := u.sparse[j.i]
+			for _, r := range s.Touched[j.lo:j.hi] {
+				lo, hi := r*s.Cols, (r+1)*s.Cols
+				o.apply(j.i, lo, hi, s.G32[lo:hi])
+			}
+			continue
+		}
+		o.apply(j.i, j.lo, j.hi, u.grads[j.i][j.lo:j.hi])
+	}
+}
+
+// apply updates values [lo, hi) of param i with their gradient g.
+func (o *fused) apply(i, lo, hi int, g []float32) {
+	u := &o.cur
+	wd := 0.0
+	if o.decay[i] {
+		wd = o.weightDecay
+	}
+	x, m := u.params[i].Data[lo:hi], o.m[i][lo:hi]
+	if o.adam {
+		adam(x, g, m, o.v[i][lo:hi], float32(u.lr*math.Sqrt(u.c2)/u.c1), float32(o.beta1), float32(o.beta2), float32(o.eps*math.Sqrt(u.c2)), float32(wd))
+	} else {
+		sgd(x, g, m, float32(u.lr), float32(o.momentum), float32(wd))
+	}
 }
 
 // adam: bias correction folded into the step size and epsilon.

@@ -161,6 +161,12 @@ var (
 // parallel.
 func startPool() {
 	poolOnce.Do(func() {
+		// Packing buffers for as many products as can run at once (a
+		// caller and a worker per core), made now rather than the first
+		// time that many overlap, which can be a thousand steps in.
+		for range 2 * runtime.GOMAXPROCS(0) {
+			spare.bufs = append(spare.bufs, newBuffers())
+		}
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			go func() {
 				for t := range tasks {
@@ -179,7 +185,7 @@ type buffers struct {
 // spare keeps the packing buffers between products. It is not a
 // sync.Pool: a pool drops its contents at every collection, and 2.3 MB of
 // buffers made again after each one is garbage a training loop can do
-// without. It holds at most a few per core.
+// without. It holds as many as ran at once.
 var spare struct {
 	sync.Mutex
 	bufs []*buffers
@@ -193,15 +199,20 @@ func getBuffers() *buffers {
 		spare.bufs = spare.bufs[:n-1]
 		return b
 	}
+	return newBuffers()
+}
+
+func newBuffers() *buffers {
 	return &buffers{a: make([]float32, mc*kc), b: make([]float32, kc*nc)}
 }
 
+// putBuffers keeps b for the next product. Nothing is dropped: the list
+// holds as many sets as products ever ran at once (a few per core), and a
+// set dropped when one more ran than usual was 2 MB of garbage to make again.
 func putBuffers(b *buffers) {
 	spare.Lock()
 	defer spare.Unlock()
-	if len(spare.bufs) < 2*runtime.GOMAXPROCS(0) {
-		spare.bufs = append(spare.bufs, b)
-	}
+	spare.bufs = append(spare.bufs, b)
 }
 
 // block computes the columns [j0, j1) of C += alpha·op(A)·op(B).

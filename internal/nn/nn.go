@@ -62,10 +62,10 @@ func CheckActivation(act string) error {
 	return fmt.Errorf("unknown activation %q (want one of %v)", act, Activations)
 }
 
-// Flatten reshapes x [N,...] to [N, prod(...)].
+// Flatten reshapes x [N,...] to [N, prod(...)] (a view of x's memory).
 func Flatten(x *G.Node) (*G.Node, error) {
 	s := x.Shape()
-	return G.Reshape(x, []int{s[0], core.Size(s[1:])})
+	return ops.Reshape(x, s[0], core.Size(s[1:]))
 }
 
 // L2Normalize scales each row of x [N,D] to unit length.

@@ -71,6 +71,7 @@ type convOp struct {
 	dt   tensor.Dtype
 	out  *tensor.Dense
 	tmp  scratch
+	jobs convJobs
 }
 
 func (op *convOp) Arity() int { return 3 }
@@ -113,9 +114,9 @@ func (op *convOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.g.n, op.g.f, op.g.oh, op.g.ow)
 	switch op.dt {
 	case tensor.Float32:
-		convForward(&op.tmp, op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(op.out))
+		convForward(&op.jobs.f32, &op.tmp, op.g, op.relu, f32(inputs[0]), f32(inputs[1]), f32(inputs[2]), f32(op.out))
 	case tensor.Float64:
-		convForward(&op.tmp, op.g, op.relu, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
+		convForward(&op.jobs.f64, &op.tmp, op.g, op.relu, f64(inputs[0]), f64(inputs[1]), f64(inputs[2]), op.out.Data().([]float64))
 	default:
 		return nil, fmt.Errorf("conv2d: unsupported dtype %v", op.dt)
 	}
@@ -157,6 +158,7 @@ type convGradOp struct {
 	shape tensor.Shape
 	out   *tensor.Dense
 	tmp   scratch
+	jobs  convJobs
 }
 
 func (op *convGradOp) Arity() int { return 4 }
@@ -176,9 +178,9 @@ func (op *convGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	g := op.conv.g
 	switch op.conv.dt {
 	case tensor.Float32:
-		convBackward(&op.tmp, g, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[3]), f32(op.out))
+		convBackward(&op.jobs.f32, &op.tmp, g, op.wrt, f32(inputs[0]), f32(inputs[1]), f32(inputs[3]), f32(op.out))
 	case tensor.Float64:
-		convBackward(&op.tmp, g, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[3]), op.out.Data().([]float64))
+		convBackward(&op.jobs.f64, &op.tmp, g, op.wrt, f64(inputs[0]), f64(inputs[1]), f64(inputs[3]), op.out.Data().([]float64))
 	}
 	return op.out, nil
 }
@@ -196,23 +198,64 @@ func f64(v G.Value) []float64 { return v.Data().([]float64) }
 
 // parallel runs fn(lo, hi) over a static split of [0, n) across cores, so
 // that every run makes the same split (deterministic sums).
-// The first part runs on the caller.
+// The first part runs on the caller; the others go to workers that live
+// for the process (a goroutine and its closure per part were garbage at
+// every op of every step), or run on the caller when none is idle.
 func parallel(n int, fn func(worker, lo, hi int)) int {
 	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
+	if workers <= 0 {
+		return workers
+	}
+	var wg *sync.WaitGroup
+	if workers > 1 {
+		startWorkers()
+		wg = waitGroups.Get().(*sync.WaitGroup)
+		defer waitGroups.Put(wg)
+	}
 	for wk := 1; wk < workers; wk++ {
-		lo, hi := wk*n/workers, (wk+1)*n/workers
+		p := part{fn, wk, wk * n / workers, (wk + 1) * n / workers, wg}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(wk, lo, hi)
-		}()
+		select {
+		case parts <- p:
+		default:
+			p.run()
+		}
 	}
-	if workers > 0 {
-		fn(0, 0, n/workers)
+	fn(0, 0, n/workers)
+	if wg != nil {
+		wg.Wait()
 	}
-	wg.Wait()
 	return workers
+}
+
+// part is one worker's share of a parallel call, sent by value.
+type part struct {
+	fn         func(worker, lo, hi int)
+	wk, lo, hi int
+	wg         *sync.WaitGroup
+}
+
+func (p part) run() {
+	defer p.wg.Done()
+	p.fn(p.wk, p.lo, p.hi)
+}
+
+var (
+	parts       = make(chan part)
+	workersOnce sync.Once
+	waitGroups  = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+)
+
+func startWorkers() {
+	workersOnce.Do(func() {
+		for range runtime.GOMAXPROCS(0) {
+			go func() {
+				for p := range parts {
+					p.run()
+				}
+			}()
+		}
+	})
 }
 
 // im2col writes the K×K patches of one image x [C,H,W] as the columns of
@@ -326,53 +369,100 @@ func col2imStrided[T Float](g convGeom, col, dx []T) {
 	}
 }
 
-func convForward[T Float](tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
-	in, out, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
-	parallel(g.n, func(wk, lo, hi int) {
-		col := get[T](tmp, wk, ckk*p)
-		for n := lo; n < hi; n++ {
-			yn := y[n*out : (n+1)*out]
-			im2col(g, x[n*in:(n+1)*in], col)
-			for f := 0; f < g.f; f++ {
-				row := yn[f*p : (f+1)*p]
-				for i := range row {
-					row[i] = b[f]
-				}
-			}
-			matmul(false, false, g.f, p, ckk, 1, w, ckk, col, p, 1, yn, p)
-			if relu {
-				for i, v := range yn {
-					yn[i] = max(v, 0)
-				}
-			}
-		}
-	})
+// convJob holds one conv pass's arguments for its parallel parts. An op
+// keeps its jobs, and each job its part functions (method values made
+// once), so a pass hands its parts to the workers without making a
+// closure: closures were most of a training step's remaining garbage.
+type convJob[T Float] struct {
+	tmp               *scratch
+	g                 convGeom
+	relu              bool
+	x, w, b, gy, out  []T
+	parts             [][]T
+	fwd, backX, backW func(wk, lo, hi int)
+	in, osz, p, ckk   int
 }
 
-func convBackward[T Float](tmp *scratch, g convGeom, wrt int, x, w, gy, out []T) {
-	in, osz, p, ckk := g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
+// convJobs are an op's jobs, one per dtype.
+type convJobs struct {
+	f32 convJob[float32]
+	f64 convJob[float64]
+}
+
+func (j *convJob[T]) set(tmp *scratch, g convGeom, x, w, out []T) {
+	if j.fwd == nil {
+		j.fwd, j.backX, j.backW = j.forwardPart, j.backXPart, j.backWPart
+	}
+	if n := runtime.GOMAXPROCS(0); len(j.parts) < n {
+		j.parts = make([][]T, n)
+	}
+	j.tmp, j.g, j.x, j.w, j.out = tmp, g, x, w, out
+	j.in, j.osz, j.p, j.ckk = g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
+}
+
+func convForward[T Float](j *convJob[T], tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
+	j.set(tmp, g, x, w, y)
+	j.relu, j.b = relu, b
+	parallel(g.n, j.fwd)
+}
+
+func (j *convJob[T]) forwardPart(wk, lo, hi int) {
+	g, in, out, p, ckk, y := j.g, j.in, j.osz, j.p, j.ckk, j.out
+	col := get[T](j.tmp, wk, ckk*p)
+	for n := lo; n < hi; n++ {
+		yn := y[n*out : (n+1)*out]
+		im2col(g, j.x[n*in:(n+1)*in], col)
+		for f := 0; f < g.f; f++ {
+			row := yn[f*p : (f+1)*p]
+			for i := range row {
+				row[i] = j.b[f]
+			}
+		}
+		matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
+		if j.relu {
+			for i, v := range yn {
+				yn[i] = max(v, 0)
+			}
+		}
+	}
+}
+
+// backXPart: dx = col2im(Wᵀ·g).
+func (j *convJob[T]) backXPart(wk, lo, hi int) {
+	g, in, osz, p, ckk := j.g, j.in, j.osz, j.p, j.ckk
+	col := get[T](j.tmp, 3*wk, ckk*p)
+	for n := lo; n < hi; n++ {
+		matmul(true, false, ckk, p, g.f, 1, j.w, ckk, j.gy[n*osz:(n+1)*osz], p, 0, col, p)
+		col2im(g, col, j.out[n*in:(n+1)*in])
+	}
+}
+
+// backWPart: this worker's partial sum of dW = Σₙ gₙ·colₙᵀ.
+func (j *convJob[T]) backWPart(wk, lo, hi int) {
+	g, in, osz, p, ckk := j.g, j.in, j.osz, j.p, j.ckk
+	col := get[T](j.tmp, 3*wk, ckk*p)
+	part := get[T](j.tmp, 3*wk+2, g.f*ckk)
+	clear(part)
+	for n := lo; n < hi; n++ {
+		im2col(g, j.x[n*in:(n+1)*in], col)
+		matmul(false, true, g.f, ckk, p, 1, j.gy[n*osz:(n+1)*osz], p, col, p, 1, part, ckk)
+	}
+	j.parts[wk] = part
+}
+
+func convBackward[T Float](j *convJob[T], tmp *scratch, g convGeom, wrt int, x, w, gy, out []T) {
+	osz, p := g.f*g.p(), g.p()
 	switch wrt {
-	case 0: // dx = col2im(Wᵀ·g)
+	case 0:
 		clear(out)
-		parallel(g.n, func(wk, lo, hi int) {
-			col := get[T](tmp, 3*wk, ckk*p)
-			for n := lo; n < hi; n++ {
-				matmul(true, false, ckk, p, g.f, 1, w, ckk, gy[n*osz:(n+1)*osz], p, 0, col, p)
-				col2im(g, col, out[n*in:(n+1)*in])
-			}
-		})
-	case 1: // dW = Σₙ gₙ·colₙᵀ, one partial sum per worker
-		parts := make([][]T, runtime.GOMAXPROCS(0))
-		workers := parallel(g.n, func(wk, lo, hi int) {
-			col := get[T](tmp, 3*wk, ckk*p)
-			part := get[T](tmp, 3*wk+2, g.f*ckk)
-			clear(part)
-			for n := lo; n < hi; n++ {
-				im2col(g, x[n*in:(n+1)*in], col)
-				matmul(false, true, g.f, ckk, p, 1, gy[n*osz:(n+1)*osz], p, col, p, 1, part, ckk)
-			}
-			parts[wk] = part
-		})
+		j.set(tmp, g, x, w, out)
+		j.gy = gy
+		parallel(g.n, j.backX)
+	case 1:
+		j.set(tmp, g, x, w, out)
+		j.gy = gy
+		workers := parallel(g.n, j.backW)
+		parts := j.parts
 		copy(out, parts[0])
 		for wk := 1; wk < workers; wk++ {
 			for i, v := range parts[wk] {

@@ -137,3 +137,38 @@ func TestActivationMatchesStock(t *testing.T) {
 		})
 	}
 }
+
+func TestReshapeMatchesStock(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 1))
+	x, r := randT(rng, 3, 2, 4), randT(rng, 3, 8)
+	eval := func(custom bool) (float64, []float64, [][]float64) {
+		return evalGraph(t, []*tensor.Dense{x}, func(g *G.ExprGraph, in []*G.Node) (*G.Node, *G.Node, error) {
+			// A product before the reshape, so that the input is an op's
+			// output, as in a tower.
+			sq, err := G.Square(in[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			var y *G.Node
+			if custom {
+				y, err = ops.Reshape(sq, 3, 8)
+			} else {
+				y, err = G.Reshape(sq, tensor.Shape{3, 8})
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			l, err := against(g, y, r.Clone().(*tensor.Dense))
+			return l, y, err
+		})
+	}
+	loss, y, grads := eval(true)
+	wantLoss, wantY, wantGrads := eval(false)
+	if math.Abs(loss-wantLoss) > 1e-12 || maxDiff(y, wantY) > 1e-12 || maxDiff(grads[0], wantGrads[0]) > 1e-12 {
+		t.Fatalf("loss %v (stock %v), outputs differ by %g, gradients by %g", loss, wantLoss, maxDiff(y, wantY), maxDiff(grads[0], wantGrads[0]))
+	}
+	checkGrads(t, "reshape", []*tensor.Dense{x}, grads, func() float64 { l, _, _ := eval(true); return l })
+	if _, err := ops.Reshape(G.NewTensor(G.NewGraph(), tensor.Float64, 2, G.WithShape(3, 4)), 5, 2); err == nil {
+		t.Error("reshape of 12 values to 10: no error")
+	}
+}
