@@ -20,22 +20,22 @@ type Batch struct {
 // through the tower, and for training nets the pairs through the head and
 // the loss. The graph is built once and run once per step.
 type Net struct {
-	m        *Model
-	b        *Builder
-	items    int
-	pairs    int
-	x        *G.Node
-	ia, ib   *G.Node
-	y        *G.Node
-	emb      *G.Node
-	score    *G.Node
-	loss     *G.Node
-	tape     *tape
-	params   []*Param
-	nodes    G.Nodes
-	grads    G.Nodes       // per param: its gradient's node (nil for a Sparse param)
-	sparse   []*SparseGrad // per param: its gradient store if Sparse, else nil
-	scores   []float64     // Forward's result, kept between steps
+	m      *Model
+	b      *Builder
+	items  int
+	pairs  int
+	x      *G.Node
+	ia, ib *G.Node
+	y      *G.Node
+	emb    *G.Node
+	score  *G.Node
+	loss   *G.Node
+	tape   *tape
+	params []*Param
+	nodes  G.Nodes
+	grads  G.Nodes       // per param: its gradient's node (nil for a Sparse param)
+	sparse []*SparseGrad // per param: its gradient store if Sparse, else nil
+	scores []float64     // Forward's result, kept between steps
 
 	xbuf32 []float32
 	xbuf64 []float64
