@@ -83,8 +83,55 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	goSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// Packer supplies op(B) of a product without B being stored: Pack writes
+// op(B)[p0:p0+kb, j0:j0+nb] into dst as panels of nr columns, panel s
+// holding for each p the values of columns s·nr … s·nr+nr−1 side by side
+// (zero beyond nb). A convolution packs its input image this way (an
+// implicit im2col), so the column matrix is never written. Pack must be
+// safe for concurrent calls.
+type Packer interface {
+	Pack(p0, j0, kb, nb, nr int, dst []float32)
+}
+
+// Packs reports whether SgemmPacked runs without materialising B: true for
+// the Go kernels, false under a BLAS backend (callers then store B and
+// call Sgemm).
+func Packs() bool { return backend == nil }
+
+// SgemmPacked computes C = alpha·op(A)·B + beta·C where B (k×n) comes
+// from a Packer. Under a BLAS backend it panics: check Packs first.
+func SgemmPacked(transA bool, m, n, k int, alpha float32, a []float32, lda int, b Packer, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if backend != nil {
+		panic("gemm: SgemmPacked under a BLAS backend")
+	}
+	product(transA, m, n, k, alpha, a, lda, source{packer: b}, beta, c, ldc)
+}
+
+// source is a product's B: stored (b, ldb, trans) or packed by a Packer.
+type source struct {
+	trans  bool
+	b      []float32
+	ldb    int
+	packer Packer
+}
+
+func (s source) pack(p0, j0, kb, nb int, dst []float32) {
+	if s.packer != nil {
+		s.packer.Pack(p0, j0, kb, nb, nr, dst)
+		return
+	}
+	packB(s.trans, s.b, s.ldb, p0, j0, kb, nb, dst)
+}
+
 // goSgemm is the pure-Go (and Go assembly) product.
 func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	product(transA, m, n, k, alpha, a, lda, source{trans: transB, b: b, ldb: ldb}, beta, c, ldc)
+}
+
+func product(transA bool, m, n, k int, alpha float32, a []float32, lda int, b source, beta float32, c []float32, ldc int) {
 	if beta != 1 {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
@@ -105,7 +152,7 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 		workers = min(runtime.GOMAXPROCS(0), (n+nr-1)/nr)
 	}
 	if workers == 1 {
-		block(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, 0, n)
+		block(transA, m, n, k, alpha, a, lda, b, c, ldc, 0, n)
 		return
 	}
 	// Split the columns in multiples of nr; each worker packs its own
@@ -116,7 +163,7 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 	wg := waitGroups.Get().(*sync.WaitGroup)
 	defer waitGroups.Put(wg)
 	for lo := per; lo < n; lo += per {
-		t := task{transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, lo, min(lo+per, n), wg}
+		t := task{transA, m, n, k, alpha, a, lda, b, c, ldc, lo, min(lo+per, n), wg}
 		wg.Add(1)
 		select {
 		case tasks <- t:
@@ -124,7 +171,7 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 			t.run()
 		}
 	}
-	block(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, 0, min(per, n))
+	block(transA, m, n, k, alpha, a, lda, b, c, ldc, 0, min(per, n))
 	wg.Wait()
 }
 
@@ -133,21 +180,20 @@ func goSgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda i
 // allocates nothing (a goroutine and a closure per part did, at every
 // product of every training step).
 type task struct {
-	transA, transB bool
-	m, n, k        int
-	alpha          float32
-	a              []float32
-	lda            int
-	b              []float32
-	ldb            int
-	c              []float32
-	ldc            int
-	lo, hi         int
-	done           *sync.WaitGroup
+	transA  bool
+	m, n, k int
+	alpha   float32
+	a       []float32
+	lda     int
+	b       source
+	c       []float32
+	ldc     int
+	lo, hi  int
+	done    *sync.WaitGroup
 }
 
 func (t task) run() {
-	block(t.transA, t.transB, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.ldb, t.c, t.ldc, t.lo, t.hi)
+	block(t.transA, t.m, t.n, t.k, t.alpha, t.a, t.lda, t.b, t.c, t.ldc, t.lo, t.hi)
 	t.done.Done()
 }
 
@@ -216,14 +262,14 @@ func putBuffers(b *buffers) {
 }
 
 // block computes the columns [j0, j1) of C += alpha·op(A)·op(B).
-func block(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, j0, j1 int) {
+func block(transA bool, m, n, k int, alpha float32, a []float32, lda int, b source, c []float32, ldc int, j0, j1 int) {
 	buf := getBuffers()
 	defer putBuffers(buf)
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
-			packB(transB, b, ldb, pc, jc, kb, nb, buf.b)
+			b.pack(pc, jc, kb, nb, buf.b)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
 				packA(transA, a, lda, ic, pc, mb, kb, alpha, buf.a)

@@ -136,3 +136,58 @@ func BenchmarkSgemm(b *testing.B) {
 		})
 	}
 }
+
+// indexPacker packs a stored row-major B element by element: the simplest
+// Packer, to check that a packed product equals the stored one.
+type indexPacker struct {
+	b   []float32
+	ldb int
+}
+
+func (p indexPacker) Pack(p0, j0, kb, nb, nr int, dst []float32) {
+	for s := 0; s < nb; s += nr {
+		panel := dst[(s/nr)*kb*nr : (s/nr+1)*kb*nr]
+		for q := range kb {
+			for j := range nr {
+				v := float32(0)
+				if s+j < nb {
+					v = p.b[(p0+q)*p.ldb+j0+s+j]
+				}
+				panel[q*nr+j] = v
+			}
+		}
+	}
+}
+
+func TestSgemmPackedMatchesSgemm(t *testing.T) {
+	if !Packs() {
+		t.Skip("a BLAS backend is built in: SgemmPacked is not used")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	defer Use(Use(Best()))
+	for p := Generic; p <= Best(); p++ {
+		Use(p)
+		// Shapes past every block size (kc 256, nc 2048) and the parallel
+		// threshold, with edge tiles.
+		for _, s := range [][3]int{{1, 1, 1}, {7, 17, 3}, {32, 9216, 100}, {13, 2100, 300}, {145, 70, 513}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, ta := range []bool{false, true} {
+				lda := k + 1
+				rowsA := m
+				if ta {
+					lda, rowsA = m+1, k
+				}
+				a, b := randSlice(rng, rowsA*lda), randSlice(rng, k*(n+2))
+				c0 := randSlice(rng, m*n)
+				want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+				Sgemm(ta, false, m, n, k, 0.5, a, lda, b, n+2, 0.25, want, n)
+				SgemmPacked(ta, m, n, k, 0.5, a, lda, indexPacker{b, n + 2}, 0.25, got, n)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%s %v ta=%v: C[%d] = %v, stored B gives %v", p, s, ta, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -13,8 +13,10 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/chewxy/hm"
+	"github.com/siamesenet/siamese/internal/gemm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -381,6 +383,13 @@ type convJob[T Float] struct {
 	parts             [][]T
 	fwd, backX, backW func(wk, lo, hi int)
 	in, osz, p, ckk   int
+
+	// The implicit im2col of the float32 forward pass without padding:
+	// one packer per worker, sharing the offsets of the geometry geo.
+	implicit   bool
+	packers    []imagePacker
+	geo        convGeom
+	kOff, nOff []int
 }
 
 // convJobs are an op's jobs, one per dtype.
@@ -400,25 +409,55 @@ func (j *convJob[T]) set(tmp *scratch, g convGeom, x, w, out []T) {
 	j.in, j.osz, j.p, j.ckk = g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
 }
 
+// useImplicit chooses the implicit im2col for a pass: float32,
+// no padding, and the Go product (a BLAS backend needs B stored).
+func (j *convJob[T]) useImplicit(g convGeom) {
+	var zero T
+	j.implicit = unsafe.Sizeof(zero) == 4 && g.pad == 0 && gemm.Packs() && !explicitIm2col
+	if !j.implicit {
+		return
+	}
+	if j.kOff == nil || j.geo != g {
+		j.kOff, j.nOff = offsets(g)
+		j.geo = g
+	}
+	if n := runtime.GOMAXPROCS(0); len(j.packers) < n {
+		j.packers = make([]imagePacker, n)
+	}
+}
+
+// explicitIm2col turns the implicit im2col off (tests compare the paths).
+var explicitIm2col bool
+
 func convForward[T Float](j *convJob[T], tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
 	j.set(tmp, g, x, w, y)
 	j.relu, j.b = relu, b
+	j.useImplicit(g)
 	parallel(g.n, j.fwd)
 }
 
 func (j *convJob[T]) forwardPart(wk, lo, hi int) {
 	g, in, out, p, ckk, y := j.g, j.in, j.osz, j.p, j.ckk, j.out
-	col := get[T](j.tmp, wk, ckk*p)
+	var col []T
+	if !j.implicit {
+		col = get[T](j.tmp, wk, ckk*p)
+	}
 	for n := lo; n < hi; n++ {
 		yn := y[n*out : (n+1)*out]
-		im2col(g, j.x[n*in:(n+1)*in], col)
 		for f := 0; f < g.f; f++ {
 			row := yn[f*p : (f+1)*p]
 			for i := range row {
 				row[i] = j.b[f]
 			}
 		}
-		matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
+		if j.implicit {
+			pk := &j.packers[wk]
+			pk.x, pk.rows, pk.cols = as32(j.x[n*in:(n+1)*in]), j.kOff, j.nOff
+			gemm.SgemmPacked(false, g.f, p, ckk, 1, as32(j.w), ckk, pk, 1, as32(yn), p)
+		} else {
+			im2col(g, j.x[n*in:(n+1)*in], col)
+			matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
+		}
 		if j.relu {
 			for i, v := range yn {
 				yn[i] = max(v, 0)
@@ -440,10 +479,19 @@ func (j *convJob[T]) backXPart(wk, lo, hi int) {
 // backWPart: this worker's partial sum of dW = Σₙ gₙ·colₙᵀ.
 func (j *convJob[T]) backWPart(wk, lo, hi int) {
 	g, in, osz, p, ckk := j.g, j.in, j.osz, j.p, j.ckk
-	col := get[T](j.tmp, 3*wk, ckk*p)
+	var col []T
+	if !j.implicit {
+		col = get[T](j.tmp, 3*wk, ckk*p)
+	}
 	part := get[T](j.tmp, 3*wk+2, g.f*ckk)
 	clear(part)
 	for n := lo; n < hi; n++ {
+		if j.implicit { // colᵀ packed from the image
+			pk := &j.packers[wk]
+			pk.x, pk.rows, pk.cols = as32(j.x[n*in:(n+1)*in]), j.nOff, j.kOff
+			gemm.SgemmPacked(false, g.f, ckk, p, 1, as32(j.gy[n*osz:(n+1)*osz]), p, pk, 1, as32(part), ckk)
+			continue
+		}
 		im2col(g, j.x[n*in:(n+1)*in], col)
 		matmul(false, true, g.f, ckk, p, 1, j.gy[n*osz:(n+1)*osz], p, col, p, 1, part, ckk)
 	}
@@ -461,6 +509,7 @@ func convBackward[T Float](j *convJob[T], tmp *scratch, g convGeom, wrt int, x, 
 	case 1:
 		j.set(tmp, g, x, w, out)
 		j.gy = gy
+		j.useImplicit(g)
 		workers := parallel(g.n, j.backW)
 		parts := j.parts
 		copy(out, parts[0])

@@ -1,0 +1,77 @@
+package ops
+
+import "unsafe"
+
+// imagePacker is an implicit im2col: it hands the product the column
+// matrix of one unpadded image (row k = (c, ky, kx), column n = output
+// position) or its transpose, packed straight from the image into the
+// product's panels. The explicit path wrote the ckk × p column matrix and
+// the product then copied it again into panels; here each value is copied
+// once, and runs of adjacent columns (an output row at stride 1, a kernel
+// row in the transpose) are copied as slices. Element (i, j) is
+// x[rows[i] + cols[j]].
+type imagePacker struct {
+	x          []float32 // one image, c×h×w
+	rows, cols []int     // the offsets kOff and nOff, or nOff and kOff for the transpose
+}
+
+// offsets are a geometry's offsets, shared by its packers: kOff per row of
+// the column matrix (c·h·w + ky·w + kx), nOff per column (oy·s·w + ox·s).
+func offsets(g convGeom) (kOff, nOff []int) {
+	kOff = make([]int, 0, g.ckk())
+	for c := range g.c {
+		for ky := range g.k {
+			for kx := range g.k {
+				kOff = append(kOff, c*g.h*g.w+ky*g.w+kx)
+			}
+		}
+	}
+	nOff = make([]int, 0, g.p())
+	for oy := range g.oh {
+		for ox := range g.ow {
+			nOff = append(nOff, oy*g.s*g.w+ox*g.s)
+		}
+	}
+	return kOff, nOff
+}
+
+// Pack implements gemm.Packer.
+func (p *imagePacker) Pack(p0, j0, kb, nb, nr int, dst []float32) {
+	var runs [64][2]int // [start in the panel, length]; nr ≤ 32
+	for s := 0; s < nb; s += nr {
+		panel := dst[(s/nr)*kb*nr : (s/nr+1)*kb*nr]
+		cols := min(nr, nb-s)
+		if cols < nr {
+			clear(panel)
+		}
+		offs := p.cols[j0+s : j0+s+cols]
+		n := 0
+		for j := 0; j < cols; {
+			e := j + 1
+			for e < cols && offs[e] == offs[e-1]+1 {
+				e++
+			}
+			runs[n] = [2]int{j, e - j}
+			n++
+			j = e
+		}
+		for q := range kb {
+			src := p.x[p.rows[p0+q]:]
+			out := panel[q*nr:]
+			for _, r := range runs[:n] {
+				if r[1] == 1 {
+					out[r[0]] = src[offs[r[0]]]
+					continue
+				}
+				o := offs[r[0]]
+				copy(out[r[0]:r[0]+r[1]], src[o:o+r[1]])
+			}
+		}
+	}
+}
+
+// as32 views a []T of float32 elements as []float32 (T is float32 or a
+// type over it; the caller checks the size).
+func as32[T Float](v []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(v))), len(v))
+}

@@ -1,0 +1,64 @@
+package ops
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// The implicit im2col gives the forward pass and the filters' gradient the
+// explicit one gives, value for value (the same panels reach the same kernel), over strides, channel
+// counts, sizes whose columns cross output rows inside a panel, and
+// products large enough to be split across cores.
+func TestImplicitIm2colMatchesExplicit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, g := range []convGeom{
+		{n: 2, c: 1, h: 9, w: 7, f: 3, k: 3, s: 1},
+		{n: 3, c: 4, h: 17, w: 13, f: 8, k: 4, s: 1},
+		{n: 2, c: 3, h: 21, w: 19, f: 5, k: 5, s: 2},
+		{n: 4, c: 1, h: 105, w: 105, f: 32, k: 10, s: 1},
+		{n: 2, c: 16, h: 40, w: 40, f: 24, k: 3, s: 3},
+	} {
+		g.oh, g.ow = (g.h-g.k)/g.s+1, (g.w-g.k)/g.s+1
+		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", g.c, g.h, g.w, g.k, g.s), func(t *testing.T) {
+			x := make([]float32, g.n*g.c*g.h*g.w)
+			w := make([]float32, g.f*g.ckk())
+			b := make([]float32, g.f)
+			for _, v := range [][]float32{x, w, b} {
+				for i := range v {
+					v[i] = rng.Float32()*2 - 1
+				}
+			}
+			gy := make([]float32, g.n*g.f*g.p())
+			for i := range gy {
+				gy[i] = rng.Float32()*2 - 1
+			}
+			run := func(explicit bool) (y, dw []float32) {
+				defer func(old bool) { explicitIm2col = old }(explicitIm2col)
+				explicitIm2col = explicit
+				var j, jw convJob[float32]
+				var tmp, tmpw scratch
+				y = make([]float32, g.n*g.f*g.p())
+				convForward(&j, &tmp, g, true, x, w, b, y)
+				dw = make([]float32, len(w))
+				convBackward(&jw, &tmpw, g, 1, x, w, gy, dw)
+				if j.implicit == explicit || jw.implicit == explicit {
+					t.Fatalf("explicit=%v ran implicit=%v, %v", explicit, j.implicit, jw.implicit)
+				}
+				return y, dw
+			}
+			wantY, wantW := run(true)
+			gotY, gotW := run(false)
+			for i := range wantY {
+				if gotY[i] != wantY[i] {
+					t.Fatalf("y[%d] = %v implicit, %v explicit", i, gotY[i], wantY[i])
+				}
+			}
+			for i := range wantW {
+				if gotW[i] != wantW[i] {
+					t.Fatalf("dW[%d] = %v implicit, %v explicit", i, gotW[i], wantW[i])
+				}
+			}
+		})
+	}
+}
