@@ -213,13 +213,57 @@ func (op *normXCorrGradOp) Do(inputs ...G.Value) (G.Value, error) {
 
 // NormXCorrInto computes NormXCorr for one exemplar z [C,hz,wz] over one
 // map x [C,hx,wx] into r [ho·wo] without a graph (trackers, Head.Score).
+//
+// It is the op's forward pass rearranged for one map: the window norms
+// come from the channels' sum of squares (one map) correlated with w,
+// instead of w correlated over every channel of x², and the output rows
+// are split across cores (the op splits a batch by map, and here there is
+// one). The sums run in another order, so values differ from the op's by
+// rounding only.
 func NormXCorrInto(z, x []float32, c, hz, wz, hx, wx int, w []float64, r []float32) {
-	op := &normXCorrOp{g: xcorrGeom{n: 1, c: c, hz: hz, wz: wz, hx: hx, wx: wx, ho: hx - hz + 1, wo: wx - wz + 1}, w: w}
-	if op.w == nil {
-		op.w = make([]float64, hz*wz)
-		for i := range op.w {
-			op.w[i] = 1
+	ho, wo := hx-hz+1, wx-wz+1
+	var zz float64
+	for _, v := range z[:c*hz*wz] {
+		zz += float64(v) * float64(v)
+	}
+	zn := math.Sqrt(zz + nxcEps)
+	x2 := make([]float32, hx*wx) // Σ_c x², per pixel
+	for ch := 0; ch < c; ch++ {
+		for i, v := range x[ch*hx*wx : (ch+1)*hx*wx] {
+			x2[i] += v * v
 		}
 	}
-	newNXC[float32](op, z, x).forward(r)
+	parallel(ho, func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o := r[i*wo : (i+1)*wo]
+			clear(o)
+			for ch := 0; ch < c; ch++ {
+				zc := z[ch*hz*wz:]
+				xc := x[ch*hx*wx:]
+				for u := 0; u < hz; u++ {
+					xr := xc[(i+u)*wx:]
+					for v := 0; v < wz; v++ {
+						zv := zc[u*wz+v]
+						row := xr[v : v+wo]
+						for j, xv := range row {
+							o[j] += zv * xv
+						}
+					}
+				}
+			}
+			for j := range o {
+				var n float64
+				for u := 0; u < hz; u++ {
+					for v := 0; v < wz; v++ {
+						wt := 1.0
+						if w != nil {
+							wt = w[u*wz+v]
+						}
+						n += wt * float64(x2[(i+u)*wx+j+v])
+					}
+				}
+				o[j] = float32(float64(o[j]) / (zn * math.Sqrt(n+nxcEps)))
+			}
+		}
+	})
 }

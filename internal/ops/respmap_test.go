@@ -162,3 +162,51 @@ func TestNormXCorr(t *testing.T) {
 		}
 	}
 }
+
+// NormXCorrInto on a tracker-sized map (its rows split across cores),
+// with window weights, against the definition: the correlation over ‖z‖
+// and √Σ w·x² under the window.
+func TestNormXCorrIntoMatchesDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 3))
+	const c, e, hx, wx = 16, 6, 22, 19
+	z, x := make([]float32, c*e*e), make([]float32, c*hx*wx)
+	for _, v := range [][]float32{z, x} {
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+	}
+	w := make([]float64, e*e)
+	for i := range w {
+		w[i] = rng.Float64()
+	}
+	for _, weights := range [][]float64{nil, w} {
+		ho, wo := hx-e+1, wx-e+1
+		got := make([]float32, ho*wo)
+		ops.NormXCorrInto(z, x, c, e, e, hx, wx, weights, got)
+		var zz float64
+		for _, v := range z {
+			zz += float64(v) * float64(v)
+		}
+		for i := 0; i < ho; i++ {
+			for j := 0; j < wo; j++ {
+				var dot, xx float64
+				for ch := 0; ch < c; ch++ {
+					for u := 0; u < e; u++ {
+						for v := 0; v < e; v++ {
+							a, b := float64(z[(ch*e+u)*e+v]), float64(x[(ch*hx+i+u)*wx+j+v])
+							wt := 1.0
+							if weights != nil {
+								wt = weights[u*e+v]
+							}
+							dot, xx = dot+a*b, xx+wt*b*b
+						}
+					}
+				}
+				want := dot / (math.Sqrt(zz) * math.Sqrt(xx))
+				if d := math.Abs(float64(got[i*wo+j]) - want); d > 1e-5 {
+					t.Fatalf("weights %v: r[%d,%d] = %g, want %g", weights != nil, i, j, got[i*wo+j], want)
+				}
+			}
+		}
+	}
+}
