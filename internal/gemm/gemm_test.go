@@ -191,3 +191,54 @@ func TestSgemmPackedMatchesSgemm(t *testing.T) {
 		}
 	}
 }
+
+// A packed once gives what packing it in every product gives, value for
+// value, with B stored either way or from a Packer, on every path, and the
+// same PackedA repacked for another shape.
+func TestPackedAMatchesSgemm(t *testing.T) {
+	if !Packs() {
+		t.Skip("a BLAS backend is built in: PackedA is not used")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	defer Use(Use(Best()))
+	for p := Generic; p <= Best(); p++ {
+		Use(p)
+		var pa PackedA
+		for _, s := range [][3]int{{1, 1, 1}, {7, 17, 3}, {256, 25, 2304}, {13, 2100, 300}, {145, 70, 513}, {32, 4900, 27}} {
+			m, n, k := s[0], s[1], s[2]
+			for _, ta := range []bool{false, true} {
+				for _, tb := range []bool{false, true} {
+					lda, rowsA := k+1, m
+					if ta {
+						lda, rowsA = m+1, k
+					}
+					ldb, rowsB := n+2, k
+					if tb {
+						ldb, rowsB = k+2, n
+					}
+					a, b := randSlice(rng, rowsA*lda), randSlice(rng, rowsB*ldb)
+					c0 := randSlice(rng, m*n)
+					want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
+					Sgemm(ta, tb, m, n, k, 0.5, a, lda, b, ldb, 0.25, want, n)
+					pa.Pack(ta, m, k, 0.5, a, lda)
+					pa.Mul(tb, n, b, ldb, 0.25, got, n)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s %v ta=%v tb=%v: C[%d] = %v, Sgemm gives %v", p, s, ta, tb, i, got[i], want[i])
+						}
+					}
+					if tb {
+						continue
+					}
+					copy(got, c0)
+					pa.MulPacked(n, indexPacker{b, ldb}, 0.25, got, n)
+					for i := range want {
+						if got[i] != want[i] {
+							t.Fatalf("%s %v ta=%v packer: C[%d] = %v, Sgemm gives %v", p, s, ta, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}

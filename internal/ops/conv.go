@@ -384,12 +384,20 @@ type convJob[T Float] struct {
 	fwd, backX, backW func(wk, lo, hi int)
 	in, osz, p, ckk   int
 
-	// The implicit im2col of the float32 forward pass without padding:
-	// one packer per worker, sharing the offsets of the geometry geo.
+	// The implicit im2col of float32 stride-1 passes: one packer per
+	// worker, sharing the offsets of the geometry geo (the padded image's
+	// when the convolution pads: each image is then copied once into a
+	// zero-bordered buffer and packed from there).
 	implicit   bool
 	packers    []imagePacker
 	geo        convGeom
 	kOff, nOff []int
+
+	// The filters packed once for the micro-kernel (W for the forward
+	// pass, Wᵀ for the input's gradient), shared by every image of the
+	// batch: float32 under the Go product.
+	prepacked bool
+	pw        gemm.PackedA
 }
 
 // convJobs are an op's jobs, one per dtype.
@@ -409,32 +417,76 @@ func (j *convJob[T]) set(tmp *scratch, g convGeom, x, w, out []T) {
 	j.in, j.osz, j.p, j.ckk = g.c*g.h*g.w, g.f*g.p(), g.p(), g.ckk()
 }
 
-// useImplicit chooses the implicit im2col for a pass: float32, stride 1
-// without padding, and the Go product (a BLAS backend needs B stored). At
-// stride 2 every column is a run of one value and the gather cost more
-// than the explicit path (the face ResNet embedded 10% slower).
+// useImplicit chooses the implicit im2col for a pass: float32, stride 1,
+// and the Go product (a BLAS backend needs B stored). At stride 2 every
+// column is a run of one value and the gather cost more than the explicit
+// path (the face ResNet embedded 10% slower). A padded convolution packs
+// from a padded copy of each image (geometry padded(g)), which costs
+// c·(h+2·pad)·(w+2·pad) copies against the explicit im2col's c·k²·oh·ow.
 func (j *convJob[T]) useImplicit(g convGeom) {
 	var zero T
-	j.implicit = unsafe.Sizeof(zero) == 4 && g.plain() && gemm.Packs() && !explicitIm2col
+	j.implicit = unsafe.Sizeof(zero) == 4 && g.s == 1 && gemm.Packs() && !explicitIm2col
 	if !j.implicit {
 		return
 	}
-	if j.kOff == nil || j.geo != g {
-		j.kOff, j.nOff = offsets(g)
-		j.geo = g
+	if pg := padded(g); j.kOff == nil || j.geo != pg {
+		j.kOff, j.nOff = offsets(pg)
+		j.geo = pg
 	}
 	if n := runtime.GOMAXPROCS(0); len(j.packers) < n {
 		j.packers = make([]imagePacker, n)
 	}
 }
 
+// packFilters packs op(W) once for the pass's products when it can.
+func (j *convJob[T]) packFilters(trans bool, m, k int) {
+	var zero T
+	j.prepacked = unsafe.Sizeof(zero) == 4 && gemm.Packs()
+	if j.prepacked {
+		j.pw.Pack(trans, m, k, 1, as32(j.w), j.ckk)
+	}
+}
+
 // explicitIm2col turns the implicit im2col off (tests compare the paths).
 var explicitIm2col bool
+
+// padded is g on its zero-padded input: the same output, no padding.
+func padded(g convGeom) convGeom {
+	g.h, g.w = g.h+2*g.pad, g.w+2*g.pad
+	g.pad = 0
+	return g
+}
+
+// image returns image n of the pass for the implicit packer of worker wk:
+// the input itself, or, when the convolution pads, its copy inside a zero
+// border in the worker's buffer.
+func (j *convJob[T]) image(wk, n int) []float32 {
+	x := as32(j.x[n*j.in : (n+1)*j.in])
+	g := j.g
+	if g.pad == 0 {
+		return x
+	}
+	pg := j.geo
+	buf := get[float32](j.tmp, 3*wk+1, pg.c*pg.h*pg.w)
+	for c := range g.c {
+		plane := buf[c*pg.h*pg.w : (c+1)*pg.h*pg.w]
+		clear(plane[:g.pad*pg.w])
+		clear(plane[(g.pad+g.h)*pg.w:])
+		for y := range g.h {
+			row := plane[(g.pad+y)*pg.w : (g.pad+y+1)*pg.w]
+			clear(row[:g.pad])
+			copy(row[g.pad:], x[(c*g.h+y)*g.w:(c*g.h+y+1)*g.w])
+			clear(row[g.pad+g.w:])
+		}
+	}
+	return buf
+}
 
 func convForward[T Float](j *convJob[T], tmp *scratch, g convGeom, relu bool, x, w, b, y []T) {
 	j.set(tmp, g, x, w, y)
 	j.relu, j.b = relu, b
 	j.useImplicit(g)
+	j.packFilters(false, g.f, g.ckk())
 	parallel(g.n, j.fwd)
 }
 
@@ -454,11 +506,15 @@ func (j *convJob[T]) forwardPart(wk, lo, hi int) {
 		}
 		if j.implicit {
 			pk := &j.packers[wk]
-			pk.x, pk.rows, pk.cols = as32(j.x[n*in:(n+1)*in]), j.kOff, j.nOff
-			gemm.SgemmPacked(false, g.f, p, ckk, 1, as32(j.w), ckk, pk, 1, as32(yn), p)
+			pk.x, pk.rows, pk.cols = j.image(wk, n), j.kOff, j.nOff
+			j.pw.MulPacked(p, pk, 1, as32(yn), p)
 		} else {
 			im2col(g, j.x[n*in:(n+1)*in], col)
-			matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
+			if j.prepacked {
+				j.pw.Mul(false, p, as32(col), p, 1, as32(yn), p)
+			} else {
+				matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
+			}
 		}
 		if j.relu {
 			for i, v := range yn {
@@ -473,8 +529,28 @@ func (j *convJob[T]) backXPart(wk, lo, hi int) {
 	g, in, osz, p, ckk := j.g, j.in, j.osz, j.p, j.ckk
 	col := get[T](j.tmp, 3*wk, ckk*p)
 	for n := lo; n < hi; n++ {
-		matmul(true, false, ckk, p, g.f, 1, j.w, ckk, j.gy[n*osz:(n+1)*osz], p, 0, col, p)
-		col2im(g, col, j.out[n*in:(n+1)*in])
+		if j.prepacked {
+			j.pw.Mul(false, p, as32(j.gy[n*osz:(n+1)*osz]), p, 0, as32(col), p)
+		} else {
+			matmul(true, false, ckk, p, g.f, 1, j.w, ckk, j.gy[n*osz:(n+1)*osz], p, 0, col, p)
+		}
+		dx := j.out[n*in : (n+1)*in]
+		if g.s == 1 && g.pad > 0 {
+			// Add into a zero-padded image with the unpadded col2im's row
+			// loops, then keep its inside: the padded col2im tests every
+			// position against the border.
+			pg := padded(g)
+			buf := get[T](j.tmp, 3*wk+1, pg.c*pg.h*pg.w)
+			clear(buf)
+			col2im(pg, col, buf)
+			for c := range g.c {
+				for y := range g.h {
+					copy(dx[(c*g.h+y)*g.w:][:g.w], buf[(c*pg.h+y+g.pad)*pg.w+g.pad:])
+				}
+			}
+			continue
+		}
+		col2im(g, col, dx)
 	}
 }
 
@@ -490,7 +566,7 @@ func (j *convJob[T]) backWPart(wk, lo, hi int) {
 	for n := lo; n < hi; n++ {
 		if j.implicit { // colᵀ packed from the image
 			pk := &j.packers[wk]
-			pk.x, pk.rows, pk.cols = as32(j.x[n*in:(n+1)*in]), j.nOff, j.kOff
+			pk.x, pk.rows, pk.cols = j.image(wk, n), j.nOff, j.kOff
 			gemm.SgemmPacked(false, g.f, ckk, p, 1, as32(j.gy[n*osz:(n+1)*osz]), p, pk, 1, as32(part), ckk)
 			continue
 		}
@@ -507,6 +583,7 @@ func convBackward[T Float](j *convJob[T], tmp *scratch, g convGeom, wrt int, x, 
 		clear(out)
 		j.set(tmp, g, x, w, out)
 		j.gy = gy
+		j.packFilters(true, g.ckk(), g.f)
 		parallel(g.n, j.backX)
 	case 1:
 		j.set(tmp, g, x, w, out)

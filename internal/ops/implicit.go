@@ -55,6 +55,32 @@ func (p *imagePacker) Pack(p0, j0, kb, nb, nr int, dst []float32) {
 			n++
 			j = e
 		}
+		if n == 1 && cols == nr && (nr == 32 || nr == 16) {
+			// One run fills the panel's row (an output row at least nr
+			// wide): a fixed-size copy the compiler inlines.
+			o := offs[0]
+			for q := range kb {
+				src := p.x[p.rows[p0+q]+o:]
+				if nr == 32 {
+					*(*[32]float32)(panel[q*32:]) = *(*[32]float32)(src)
+				} else {
+					*(*[16]float32)(panel[q*16:]) = *(*[16]float32)(src)
+				}
+			}
+			continue
+		}
+		if n > cols/4 {
+			// Short runs (a 3×3 kernel's rows in the transpose): gather
+			// value by value, without a loop per run.
+			for q := range kb {
+				src := p.x[p.rows[p0+q]:]
+				out := panel[q*nr:][:cols]
+				for t, o := range offs {
+					out[t] = src[o]
+				}
+			}
+			continue
+		}
 		for q := range kb {
 			src := p.x[p.rows[p0+q]:]
 			out := panel[q*nr:]
@@ -64,6 +90,12 @@ func (p *imagePacker) Pack(p0, j0, kb, nb, nr int, dst []float32) {
 					continue
 				}
 				o := offs[r[0]]
+				if r[1] < 8 { // shorter than a call to memmove is worth
+					for t, v := range src[o : o+r[1]] {
+						out[r[0]+t] = v
+					}
+					continue
+				}
 				copy(out[r[0]:r[0]+r[1]], src[o:o+r[1]])
 			}
 		}

@@ -17,9 +17,13 @@ func TestImplicitIm2colMatchesExplicit(t *testing.T) {
 		{n: 3, c: 4, h: 17, w: 13, f: 8, k: 4, s: 1},
 		{n: 4, c: 1, h: 105, w: 105, f: 32, k: 10, s: 1},
 		{n: 2, c: 16, h: 40, w: 11, f: 24, k: 3, s: 1},
+		{n: 2, c: 3, h: 9, w: 7, f: 5, k: 3, s: 1, pad: 1},     // "same"
+		{n: 3, c: 32, h: 35, w: 35, f: 32, k: 3, s: 1, pad: 1}, // the face ResNet's first blocks
+		{n: 2, c: 4, h: 6, w: 11, f: 3, k: 5, s: 1, pad: 2},
+		{n: 2, c: 2, h: 8, w: 8, f: 3, k: 3, s: 2, pad: 1}, // strided: explicit on both runs
 	} {
-		g.oh, g.ow = (g.h-g.k)/g.s+1, (g.w-g.k)/g.s+1
-		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d", g.c, g.h, g.w, g.k, g.s), func(t *testing.T) {
+		g.oh, g.ow = (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		t.Run(fmt.Sprintf("%dx%dx%d-k%d-s%d-p%d", g.c, g.h, g.w, g.k, g.s, g.pad), func(t *testing.T) {
 			x := make([]float32, g.n*g.c*g.h*g.w)
 			w := make([]float32, g.f*g.ckk())
 			b := make([]float32, g.f)
@@ -41,7 +45,7 @@ func TestImplicitIm2colMatchesExplicit(t *testing.T) {
 				convForward(&j, &tmp, g, true, x, w, b, y)
 				dw = make([]float32, len(w))
 				convBackward(&jw, &tmpw, g, 1, x, w, gy, dw)
-				if j.implicit == explicit || jw.implicit == explicit {
+				if want := !explicit && g.s == 1; j.implicit != want || jw.implicit != want {
 					t.Fatalf("explicit=%v ran implicit=%v, %v", explicit, j.implicit, jw.implicit)
 				}
 				return y, dw

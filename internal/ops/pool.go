@@ -98,6 +98,7 @@ func argmax[T Float](op *poolOp, x []T, oy, ox int) int {
 func poolForward[T Float](op *poolOp, x, y []T) {
 	oh, ow := op.oh(), op.ow()
 	parallel(op.n, func(_, lo, hi int) {
+		var cols [512]T // a window's column maxima (planes up to 512 wide)
 		for pl := lo; pl < hi; pl++ {
 			xp, yp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], y[pl*oh*ow:(pl+1)*oh*ow]
 			for oy := 0; oy < oh; oy++ {
@@ -108,12 +109,38 @@ func poolForward[T Float](op *poolOp, x, y []T) {
 					}
 					continue
 				}
+				if op.w <= len(cols) {
+					maxRows(op, xp, yp[oy*ow:(oy+1)*ow], oy, cols[:op.w])
+					continue
+				}
 				for ox := 0; ox < ow; ox++ {
 					yp[oy*ow+ox] = xp[argmax(op, xp, oy, ox)]
 				}
 			}
 		}
 	})
+}
+
+// maxRows writes output row oy of a plane's pool: the maximum of the
+// window's rows, column by column, then of each window's columns. It
+// finds the values the argmax path finds, with k²/(k+s)-fold fewer
+// comparisons and no branches on the data.
+func maxRows[T Float](op *poolOp, xp, yr []T, oy int, cols []T) {
+	copy(cols, xp[oy*op.s*op.w:][:op.w])
+	for dy := 1; dy < op.k; dy++ {
+		row := xp[(oy*op.s+dy)*op.w:][:op.w]
+		for x, v := range row {
+			cols[x] = max(cols[x], v)
+		}
+	}
+	for ox := range yr {
+		win := cols[ox*op.s : ox*op.s+op.k]
+		m := win[0]
+		for _, v := range win[1:] {
+			m = max(m, v)
+		}
+		yr[ox] = m
+	}
 }
 
 // poolGradOp routes the output gradient to the maximum of each window,

@@ -38,3 +38,32 @@ func TestPoolBackward22MatchesArgmax(t *testing.T) {
 		}
 	}
 }
+
+// The forward pass's column-maxima path gives each window's maximum, the
+// value argmax finds, for windows and strides that overlap, tile and skip,
+// and planes wider than its buffer take the argmax path.
+func TestPoolForwardMatchesArgmax(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for _, c := range []struct{ h, w, k, s int }{
+		{72, 72, 3, 2}, {9, 7, 3, 1}, {10, 11, 4, 3}, {5, 5, 5, 1}, {7, 9, 2, 1}, {3, 600, 3, 2},
+	} {
+		op := &poolOp{n: 3, h: c.h, w: c.w, k: c.k, s: c.s}
+		oh, ow := op.oh(), op.ow()
+		x := make([]float32, op.n*c.h*c.w)
+		for i := range x {
+			x[i] = float32(rng.IntN(7)) - 3
+		}
+		y := make([]float32, op.n*oh*ow)
+		poolForward(op, x, y)
+		for pl := 0; pl < op.n; pl++ {
+			xp := x[pl*c.h*c.w:]
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					if got, want := y[(pl*oh+oy)*ow+ox], xp[argmax(op, xp, oy, ox)]; got != want {
+						t.Fatalf("%+v: y[%d][%d][%d] = %v, want %v", c, pl, oy, ox, got, want)
+					}
+				}
+			}
+		}
+	}
+}
