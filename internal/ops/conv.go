@@ -17,6 +17,7 @@ import (
 
 	"github.com/chewxy/hm"
 	"github.com/siamesenet/siamese/internal/gemm"
+	"github.com/siamesenet/siamese/internal/vec"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -293,14 +294,22 @@ func col2im[T Float](g convGeom, col, dx []T) {
 			for kx := 0; kx < g.k; kx++ {
 				row := col[((c*g.k+ky)*g.k+kx)*p:]
 				for oy := 0; oy < g.oh; oy++ {
-					dst := dx[(c*g.h+oy+ky)*g.w+kx:][:g.ow]
-					src := row[oy*g.ow : (oy+1)*g.ow]
-					for i := range dst {
-						dst[i] += src[i]
-					}
+					addInto(dx[(c*g.h+oy+ky)*g.w+kx:][:g.ow], row[oy*g.ow:(oy+1)*g.ow])
 				}
 			}
 		}
+	}
+}
+
+// addInto adds src into dst, float32 with the vector kernel.
+func addInto[T Float](dst, src []T) {
+	var zero T
+	if unsafe.Sizeof(zero) == 4 {
+		vec.Add(as32(dst), as32(src))
+		return
+	}
+	for i := range dst {
+		dst[i] += src[i]
 	}
 }
 
@@ -498,24 +507,29 @@ func (j *convJob[T]) forwardPart(wk, lo, hi int) {
 	}
 	for n := lo; n < hi; n++ {
 		yn := y[n*out : (n+1)*out]
+		if j.prepacked { // float32: the product, then bias and ReLU in one vector pass
+			if j.implicit {
+				pk := &j.packers[wk]
+				pk.x, pk.rows, pk.cols = j.image(wk, n), j.kOff, j.nOff
+				j.pw.MulPacked(p, pk, 0, as32(yn), p)
+			} else {
+				im2col(g, j.x[n*in:(n+1)*in], col)
+				j.pw.Mul(false, p, as32(col), p, 0, as32(yn), p)
+			}
+			y32, b32 := as32(yn), as32(j.b)
+			for f := range g.f {
+				vec.Bias(y32[f*p:(f+1)*p], b32[f], j.relu)
+			}
+			continue
+		}
 		for f := 0; f < g.f; f++ {
 			row := yn[f*p : (f+1)*p]
 			for i := range row {
 				row[i] = j.b[f]
 			}
 		}
-		if j.implicit {
-			pk := &j.packers[wk]
-			pk.x, pk.rows, pk.cols = j.image(wk, n), j.kOff, j.nOff
-			j.pw.MulPacked(p, pk, 1, as32(yn), p)
-		} else {
-			im2col(g, j.x[n*in:(n+1)*in], col)
-			if j.prepacked {
-				j.pw.Mul(false, p, as32(col), p, 1, as32(yn), p)
-			} else {
-				matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
-			}
-		}
+		im2col(g, j.x[n*in:(n+1)*in], col)
+		matmul(false, false, g.f, p, ckk, 1, j.w, ckk, col, p, 1, yn, p)
 		if j.relu {
 			for i, v := range yn {
 				yn[i] = max(v, 0)

@@ -1,6 +1,7 @@
 // Package vec has the float32 vector kernels behind search over cached
 // embeddings: squared Euclidean distance and weighted L1 distance, of one
-// pair or of a query against many rows. On amd64 they are Go assembly,
+// pair or of a query against many rows, and the element-wise passes of the
+// convolution (col2im's sums, bias and ReLU). On amd64 they are Go assembly,
 // chosen at run time by the CPU's features: AVX-512 where the machine has
 // it, else AVX2 with FMA, else portable Go.
 package vec
@@ -114,5 +115,40 @@ func WeightedL1Rows(q, db, w, out []float32) {
 	}
 	for i := range out {
 		out[i] = WeightedL1(q, db[i*d:(i+1)*d], w)
+	}
+}
+
+// Add adds src into dst element by element (dst += src); src must be at
+// least as long as dst. The convolution's col2im is made of these.
+func Add(dst, src []float32) {
+	n := len(dst)
+	src = src[:n]
+	i := 0
+	if path >= AVX2 && n >= 8 {
+		m := n &^ 7
+		addAVX2(&dst[0], &src[0], m)
+		i = m
+	}
+	for ; i < n; i++ {
+		dst[i] += src[i]
+	}
+}
+
+// Bias adds b to every element of dst, then, when relu, replaces each
+// by max(·, 0), keeping NaN: a convolution's bias and ReLU in one pass.
+func Bias(dst []float32, b float32, relu bool) {
+	n := len(dst)
+	i := 0
+	if path >= AVX2 && n >= 8 {
+		m := n &^ 7
+		biasAVX2(&dst[0], b, m, relu)
+		i = m
+	}
+	for ; i < n; i++ {
+		v := dst[i] + b
+		if relu && v < 0 { // NaN is not below 0: it stays
+			v = 0
+		}
+		dst[i] = v
 	}
 }

@@ -18,3 +18,9 @@ func sqDistRowsAVX512(q, db, out *float32, d, n int)
 
 //go:noescape
 func wL1RowsAVX512(q, db, w, out *float32, d, n int)
+
+//go:noescape
+func addAVX2(dst, src *float32, n int)
+
+//go:noescape
+func biasAVX2(dst *float32, b float32, n int, relu bool)

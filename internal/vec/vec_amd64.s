@@ -213,3 +213,52 @@ wrreduce:
 wrdone:
 	VZEROUPPER
 	RET
+
+// func addAVX2(dst, src *float32, n int)
+// dst[i] += src[i]; n is a positive multiple of 8.
+TEXT ·addAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+addloop:
+	VMOVUPS (SI), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     addloop
+	VZEROUPPER
+	RET
+
+// func biasAVX2(dst *float32, b float32, n int, relu bool)
+// dst[i] += b, then max(·, 0) when relu (a NaN stays NaN); n is a
+// positive multiple of 8.
+TEXT ·biasAVX2(SB), NOSPLIT, $0-25
+	MOVQ         dst+0(FP), DI
+	VBROADCASTSS b+8(FP), Y1
+	MOVQ         n+16(FP), CX
+	MOVB         relu+24(FP), AX
+	VXORPS       Y2, Y2, Y2
+	TESTB        AL, AL
+	JZ           biasloop
+
+reluloop:
+	VADDPS  (DI), Y1, Y0
+	VMAXPS  Y0, Y2, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     reluloop
+	VZEROUPPER
+	RET
+
+biasloop:
+	VADDPS  (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     biasloop
+	VZEROUPPER
+	RET
