@@ -19,8 +19,8 @@ var shareClasses = []struct {
 }{
 	{"products: packing panels (gemm.packA, packB, the implicit im2col's imagePacker)", regexp.MustCompile(`internal/gemm\.pack|imagePacker`)},
 	{"products: micro-kernel and blocking", regexp.MustCompile(`internal/gemm\.`)},
-	{"convolution lowering (im2col, col2im)", regexp.MustCompile(`im2col|col2im`)},
-	{"pooling and activations (a conv's bias and ReLU: forwardPart)", regexp.MustCompile(`(?i)pool|relu|sigmoid|softplus|mask|forwardPart`)},
+	{"convolution lowering (im2col, col2im and its vector adds)", regexp.MustCompile(`im2col|col2im|vec\.(Add|addAVX2)`)},
+	{"pooling and activations (a conv's bias and ReLU: forwardPart, vec.Bias)", regexp.MustCompile(`(?i)pool|relu|sigmoid|softplus|mask|forwardPart|vec\.bias`)},
 	{"optimizer", regexp.MustCompile(`(?i)core\.\(\*adam|optim|adam`)},
 	{"Go runtime (allocation, GC, scheduling)", regexp.MustCompile(`^runtime\.|^aeshash|^memeqbody|^indexbytebody`)},
 	{"gorgonia and its tensors (per-op overhead, stock ops)", regexp.MustCompile(`gorgonia\.org/`)},
