@@ -3,8 +3,10 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"unsafe"
 
 	"github.com/chewxy/hm"
+	"github.com/siamesenet/siamese/internal/vec"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -104,6 +106,11 @@ func poolForward[T Float](op *poolOp, x, y []T) {
 			for oy := 0; oy < oh; oy++ {
 				if op.k == 2 && op.s == 2 { // branch-free: the forward pass needs values, not indices
 					r0, r1 := xp[2*oy*op.w:], xp[(2*oy+1)*op.w:]
+					var zero T
+					if unsafe.Sizeof(zero) == 4 { // the vector kernel
+						vec.MaxPool2(as32(r0), as32(r1), as32(yp[oy*ow:(oy+1)*ow]))
+						continue
+					}
 					for ox := 0; ox < ow; ox++ {
 						yp[oy*ow+ox] = max(max(r0[2*ox], r0[2*ox+1]), max(r1[2*ox], r1[2*ox+1]))
 					}

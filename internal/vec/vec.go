@@ -152,3 +152,21 @@ func Bias(dst []float32, b float32, relu bool) {
 		dst[i] = v
 	}
 }
+
+// MaxPool2 writes one output row of a 2×2, stride-2 max-pool: out[i] is
+// the largest of r0[2i], r0[2i+1], r1[2i] and r1[2i+1]. r0 and r1 must
+// hold at least 2·len(out) values. (Where a window holds a NaN the result
+// is not specified.)
+func MaxPool2(r0, r1, out []float32) {
+	n := len(out)
+	r0, r1 = r0[:2*n], r1[:2*n]
+	i := 0
+	if path >= AVX2 && n >= 8 {
+		m := n &^ 7
+		maxPool2AVX2(&r0[0], &r1[0], &out[0], m)
+		i = m
+	}
+	for ; i < n; i++ {
+		out[i] = max(max(r0[2*i], r0[2*i+1]), max(r1[2*i], r1[2*i+1]))
+	}
+}

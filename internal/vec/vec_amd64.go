@@ -24,3 +24,6 @@ func addAVX2(dst, src *float32, n int)
 
 //go:noescape
 func biasAVX2(dst *float32, b float32, n int, relu bool)
+
+//go:noescape
+func maxPool2AVX2(r0, r1, out *float32, n int)

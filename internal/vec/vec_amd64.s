@@ -262,3 +262,30 @@ biasloop:
 	JNZ     biasloop
 	VZEROUPPER
 	RET
+
+// func maxPool2AVX2(r0, r1, out *float32, n int)
+// out[i] = max(r0[2i], r0[2i+1], r1[2i], r1[2i+1]); n is a positive
+// multiple of 8.
+TEXT ·maxPool2AVX2(SB), NOSPLIT, $0-32
+	MOVQ r0+0(FP), SI
+	MOVQ r1+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ n+24(FP), CX
+
+poolloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMAXPS  (DI), Y0, Y0
+	VMAXPS  32(DI), Y1, Y1
+	VSHUFPS $0x88, Y1, Y0, Y2 // even columns, lanes interleaved
+	VSHUFPS $0xDD, Y1, Y0, Y3 // odd columns
+	VMAXPS  Y3, Y2, Y2
+	VPERMPD $0xD8, Y2, Y2     // lanes back in order
+	VMOVUPS Y2, (DX)
+	ADDQ    $64, SI
+	ADDQ    $64, DI
+	ADDQ    $32, DX
+	SUBQ    $8, CX
+	JNZ     poolloop
+	VZEROUPPER
+	RET

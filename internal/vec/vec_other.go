@@ -14,3 +14,5 @@ func wL1RowsAVX512(q, db, w, out *float32, d, n int) { panic("unreachable") }
 
 func addAVX2(dst, src *float32, n int)                   { panic("unreachable") }
 func biasAVX2(dst *float32, b float32, n int, relu bool) { panic("unreachable") }
+
+func maxPool2AVX2(r0, r1, out *float32, n int) { panic("unreachable") }

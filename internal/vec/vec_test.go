@@ -155,3 +155,22 @@ func same(t *testing.T, what string, n int, got, want []float32) {
 		}
 	}
 }
+
+// The 2×2 pool kernel gives each window's maximum on every path.
+func TestMaxPool2MatchesReference(t *testing.T) {
+	for _, p := range paths(t) {
+		t.Run(p.String(), func(t *testing.T) {
+			defer Use(Use(p))
+			rng := rand.New(rand.NewPCG(3, 3))
+			for _, n := range []int{0, 1, 7, 8, 9, 16, 23, 48} {
+				r0, r1 := randVec(rng, 2*n+1), randVec(rng, 2*n+1)
+				want, got := make([]float32, n), make([]float32, n)
+				for i := range want {
+					want[i] = max(r0[2*i], r0[2*i+1], r1[2*i], r1[2*i+1])
+				}
+				MaxPool2(r0, r1, got)
+				same(t, "MaxPool2", n, got, want)
+			}
+		})
+	}
+}
