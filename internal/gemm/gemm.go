@@ -361,35 +361,28 @@ func (p *PackedA) panels(ic, pc int) []float32 {
 	return p.data[p.offs[(pc/kc)*((p.m+mc-1)/mc)+ic/mc]:]
 }
 
-func (p *PackedA) check(m, k int) {
-	if p.m != m || p.k != k || p.mr != mr {
-		panic("gemm: PackedA used with another shape or micro-kernel than it was packed for")
-	}
-}
-
 // Mul computes C = A·op(B) + beta·C with A packed (m×k as packed), op(B)
 // k×n stored row-major.
 func (p *PackedA) Mul(transB bool, n int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if p.m == 0 || n == 0 {
-		return
-	}
-	if backend != nil {
-		panic("gemm: PackedA under a BLAS backend")
-	}
-	p.check(p.m, p.k)
-	run(p.m, n, p.k, operand{packed: p}, source{trans: transB, b: b, ldb: ldb}, beta, c, ldc)
+	p.mul(n, source{trans: transB, b: b, ldb: ldb}, beta, c, ldc)
 }
 
 // MulPacked is Mul with B from a Packer.
 func (p *PackedA) MulPacked(n int, b Packer, beta float32, c []float32, ldc int) {
+	p.mul(n, source{packer: b}, beta, c, ldc)
+}
+
+func (p *PackedA) mul(n int, b source, beta float32, c []float32, ldc int) {
 	if p.m == 0 || n == 0 {
 		return
 	}
 	if backend != nil {
 		panic("gemm: PackedA under a BLAS backend")
 	}
-	p.check(p.m, p.k)
-	run(p.m, n, p.k, operand{packed: p}, source{packer: b}, beta, c, ldc)
+	if p.mr != mr {
+		panic("gemm: PackedA used with another micro-kernel than it was packed for")
+	}
+	run(p.m, n, p.k, operand{packed: p}, b, beta, c, ldc)
 }
 
 // packA packs alpha·op(A)[i0:i0+mb, p0:p0+kb] into panels of mr rows:

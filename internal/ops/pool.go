@@ -130,8 +130,8 @@ func poolForward[T Float](op *poolOp, x, y []T) {
 
 // maxRows writes output row oy of a plane's pool: the maximum of the
 // window's rows, column by column, then of each window's columns. It
-// finds the values the argmax path finds, with k²/(k+s)-fold fewer
-// comparisons and no branches on the data.
+// finds the values the argmax path finds with about k²/(k+s)-fold fewer
+// comparisons.
 func maxRows[T Float](op *poolOp, xp, yr []T, oy int, cols []T) {
 	copy(cols, xp[oy*op.s*op.w:][:op.w])
 	for dy := 1; dy < op.k; dy++ {
