@@ -155,7 +155,13 @@ func (o operand) pack(ic, pc, mb, kb int, buf []float32) []float32 {
 }
 
 func run(m, n, k int, a operand, b source, beta float32, c []float32, ldc int) {
-	if beta != 1 {
+	empty := k == 0 || (a.packed == nil && a.alpha == 0)
+	// With beta 0 the first block of depth stores its product rather than
+	// adding it (set), so C is neither cleared nor read: clearing a
+	// convolution's column matrix before the input's gradient wrote it was
+	// 6% of a training step.
+	set := beta == 0 && !empty
+	if beta != 1 && !set {
 		for i := 0; i < m; i++ {
 			row := c[i*ldc : i*ldc+n]
 			if beta == 0 {
@@ -167,7 +173,7 @@ func run(m, n, k int, a operand, b source, beta float32, c []float32, ldc int) {
 			}
 		}
 	}
-	if k == 0 || (a.packed == nil && a.alpha == 0) {
+	if empty {
 		return
 	}
 	workers := 1
@@ -175,7 +181,7 @@ func run(m, n, k int, a operand, b source, beta float32, c []float32, ldc int) {
 		workers = min(runtime.GOMAXPROCS(0), (n+nr-1)/nr)
 	}
 	if workers == 1 {
-		block(m, n, k, a, b, c, ldc, 0, n)
+		block(m, n, k, a, b, c, ldc, set, 0, n)
 		return
 	}
 	// Split the columns in multiples of nr; each worker packs its own
@@ -186,7 +192,7 @@ func run(m, n, k int, a operand, b source, beta float32, c []float32, ldc int) {
 	wg := waitGroups.Get().(*sync.WaitGroup)
 	defer waitGroups.Put(wg)
 	for lo := per; lo < n; lo += per {
-		t := task{m, n, k, a, b, c, ldc, lo, min(lo+per, n), wg}
+		t := task{m, n, k, a, b, c, ldc, set, lo, min(lo+per, n), wg}
 		wg.Add(1)
 		select {
 		case tasks <- t:
@@ -194,7 +200,7 @@ func run(m, n, k int, a operand, b source, beta float32, c []float32, ldc int) {
 			t.run()
 		}
 	}
-	block(m, n, k, a, b, c, ldc, 0, min(per, n))
+	block(m, n, k, a, b, c, ldc, set, 0, min(per, n))
 	wg.Wait()
 }
 
@@ -208,12 +214,13 @@ type task struct {
 	b       source
 	c       []float32
 	ldc     int
+	set     bool
 	lo, hi  int
 	done    *sync.WaitGroup
 }
 
 func (t task) run() {
-	block(t.m, t.n, t.k, t.a, t.b, t.c, t.ldc, t.lo, t.hi)
+	block(t.m, t.n, t.k, t.a, t.b, t.c, t.ldc, t.set, t.lo, t.hi)
 	t.done.Done()
 }
 
@@ -281,14 +288,16 @@ func putBuffers(b *buffers) {
 	spare.bufs = append(spare.bufs, b)
 }
 
-// block computes the columns [j0, j1) of C += alpha·op(A)·op(B).
-func block(m, n, k int, a operand, b source, c []float32, ldc int, j0, j1 int) {
+// block computes the columns [j0, j1) of C += alpha·op(A)·op(B), or of
+// C = alpha·op(A)·op(B) when set.
+func block(m, n, k int, a operand, b source, c []float32, ldc int, set bool, j0, j1 int) {
 	buf := getBuffers()
 	defer putBuffers(buf)
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
 		for pc := 0; pc < k; pc += kc {
 			kb := min(kc, k-pc)
+			first := set && pc == 0
 			b.pack(pc, jc, kb, nb, buf.b)
 			for ic := 0; ic < m; ic += mc {
 				mb := min(mc, m-ic)
@@ -299,15 +308,19 @@ func block(m, n, k int, a operand, b source, c []float32, ldc int, j0, j1 int) {
 						ap := pa[(ir/mr)*kb*mr:]
 						ci := (ic+ir)*ldc + jc + jr
 						if ir+mr <= mb && jr+nr <= nb {
-							kernel(kb, ap, bp, c[ci:], ldc)
+							kernel(kb, ap, bp, c[ci:], ldc, first)
 							continue
 						}
-						// Edge tile: compute into a scratch tile, add the valid part.
-						clear(buf.tile[:])
-						kernel(kb, ap, bp, buf.tile[:], nr)
+						// Edge tile: compute into a scratch tile, then add
+						// (or, first, copy) the valid part.
+						kernel(kb, ap, bp, buf.tile[:], nr, true)
 						rows, cols := min(mr, mb-ir), min(nr, nb-jr)
 						for i := 0; i < rows; i++ {
 							dst := c[ci+i*ldc : ci+i*ldc+cols]
+							if first {
+								copy(dst, buf.tile[i*nr:])
+								continue
+							}
 							for j := range dst {
 								dst[j] += buf.tile[i*nr+j]
 							}
@@ -455,23 +468,24 @@ func packB(trans bool, b []float32, ldb, p0, j0, kb, nb int, dst []float32) {
 	}
 }
 
-// kernel computes C[0:mr, 0:nr] += Σₚ a[p·mr+i]·b[p·nr+j].
-func kernel(kb int, a, b, c []float32, ldc int) {
+// kernel computes C[0:mr, 0:nr] += Σₚ a[p·mr+i]·b[p·nr+j], or C = the sum
+// when set (C is then not read).
+func kernel(kb int, a, b, c []float32, ldc int, set bool) {
 	if path == Generic || kb == 0 {
-		kernelGo(kb, a, b, c, ldc)
+		kernelGo(kb, a, b, c, ldc, set)
 		return
 	}
 	_ = a[kb*mr-1]
 	_ = b[kb*nr-1]
 	_ = c[(mr-1)*ldc+nr-1]
 	if path == AVX512 {
-		kernelAVX512(kb, &a[0], &b[0], &c[0], ldc)
+		kernelAVX512(kb, &a[0], &b[0], &c[0], ldc, set)
 		return
 	}
-	kernelAVX2(kb, &a[0], &b[0], &c[0], ldc)
+	kernelAVX2(kb, &a[0], &b[0], &c[0], ldc, set)
 }
 
-func kernelGo(kb int, a, b, c []float32, ldc int) {
+func kernelGo(kb int, a, b, c []float32, ldc int, set bool) {
 	var acc [maxMR][maxNR]float32
 	for p := 0; p < kb; p++ {
 		bp := b[p*nr : p*nr+nr : p*nr+nr]
@@ -486,6 +500,10 @@ func kernelGo(kb int, a, b, c []float32, ldc int) {
 	}
 	for i := 0; i < mr; i++ {
 		row := c[i*ldc : i*ldc+nr]
+		if set {
+			copy(row, acc[i][:nr])
+			continue
+		}
 		for j := range row {
 			row[j] += acc[i][j]
 		}

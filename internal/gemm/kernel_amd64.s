@@ -1,8 +1,9 @@
 #include "textflag.h"
 
-// func kernelAVX2(kb int, a, b, c *float32, ldc int)
-// C[6×16] += A panel (kb×6) · B panel (kb×16); Y0–Y11 accumulate.
-TEXT ·kernelAVX2(SB), NOSPLIT, $0-40
+// func kernelAVX2(kb int, a, b, c *float32, ldc int, set bool)
+// C[6×16] += A panel (kb×6) · B panel (kb×16), or C = the product when
+// set (C is not read); Y0–Y11 accumulate.
+TEXT ·kernelAVX2(SB), NOSPLIT, $0-41
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -51,6 +52,9 @@ loop:
 	JNZ          loop
 
 store:
+	MOVBLZX set+40(FP), AX
+	TESTL   AX, AX
+	JNE     set
 	VADDPS  (DX), Y0, Y0
 	VMOVUPS Y0, (DX)
 	VADDPS  32(DX), Y1, Y1
@@ -83,10 +87,31 @@ store:
 	VZEROUPPER
 	RET
 
-// func kernelAVX512(kb int, a, b, c *float32, ldc int)
-// C[12×32] += A panel (kb×12) · B panel (kb×32); Z0–Z23 accumulate, two
-// a row.
-TEXT ·kernelAVX512(SB), NOSPLIT, $0-40
+set:
+	VMOVUPS Y0, (DX)
+	VMOVUPS Y1, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y2, (DX)
+	VMOVUPS Y3, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y4, (DX)
+	VMOVUPS Y5, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y6, (DX)
+	VMOVUPS Y7, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y8, (DX)
+	VMOVUPS Y9, 32(DX)
+	ADDQ    R8, DX
+	VMOVUPS Y10, (DX)
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func kernelAVX512(kb int, a, b, c *float32, ldc int, set bool)
+// C[12×32] += A panel (kb×12) · B panel (kb×32), or C = the product when
+// set (C is not read); Z0–Z23 accumulate, two a row.
+TEXT ·kernelAVX512(SB), NOSPLIT, $0-41
 	MOVQ kb+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -165,6 +190,9 @@ loop512:
 	JNZ  loop512
 
 store512:
+	MOVBLZX set+40(FP), AX
+	TESTL   AX, AX
+	JNE     set512
 	VADDPS  (DX), Z0, Z0
 	VMOVUPS Z0, (DX)
 	VADDPS  64(DX), Z1, Z1
@@ -223,6 +251,45 @@ store512:
 	VADDPS  (DX), Z22, Z22
 	VMOVUPS Z22, (DX)
 	VADDPS  64(DX), Z23, Z23
+	VMOVUPS Z23, 64(DX)
+	VZEROUPPER
+	RET
+
+set512:
+	VMOVUPS Z0, (DX)
+	VMOVUPS Z1, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z2, (DX)
+	VMOVUPS Z3, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z4, (DX)
+	VMOVUPS Z5, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z6, (DX)
+	VMOVUPS Z7, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z8, (DX)
+	VMOVUPS Z9, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z10, (DX)
+	VMOVUPS Z11, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z12, (DX)
+	VMOVUPS Z13, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z14, (DX)
+	VMOVUPS Z15, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z16, (DX)
+	VMOVUPS Z17, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z18, (DX)
+	VMOVUPS Z19, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z20, (DX)
+	VMOVUPS Z21, 64(DX)
+	ADDQ    R8, DX
+	VMOVUPS Z22, (DX)
 	VMOVUPS Z23, 64(DX)
 	VZEROUPPER
 	RET

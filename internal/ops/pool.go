@@ -186,12 +186,22 @@ func poolBackward[T Float](op *poolOp, x, dy, dx []T) {
 	parallel(op.n, func(_, lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			xp, gp, dp := x[pl*op.h*op.w:(pl+1)*op.h*op.w], dy[pl*oh*ow:(pl+1)*oh*ow], dx[pl*op.h*op.w:(pl+1)*op.h*op.w]
+			if op.k == 2 && op.s == 2 {
+				// Every window writes its four values, so only what no
+				// window covers (a last odd row or column) is cleared: a
+				// clear of the whole plane first was a second pass over
+				// memory the size of the first layer's output.
+				for oy := 0; oy < oh; oy++ {
+					poolBackward22(xp[2*oy*op.w:], dp[2*oy*op.w:], gp[oy*ow:(oy+1)*ow], op.w)
+					if 2*ow < op.w {
+						dp[2*oy*op.w+op.w-1], dp[(2*oy+1)*op.w+op.w-1] = 0, 0
+					}
+				}
+				clear(dp[2*oh*op.w:])
+				continue
+			}
 			clear(dp)
 			for oy := 0; oy < oh; oy++ {
-				if op.k == 2 && op.s == 2 {
-					poolBackward22(xp[2*oy*op.w:], dp[2*oy*op.w:], gp[oy*ow:(oy+1)*ow], op.w)
-					continue
-				}
 				for ox := 0; ox < ow; ox++ {
 					dp[argmax(op, xp, oy, ox)] += gp[oy*ow+ox]
 				}
@@ -200,16 +210,15 @@ func poolBackward[T Float](op *poolOp, x, dy, dx []T) {
 	})
 }
 
-// poolBackward22 routes one row of 2×2, stride-2 windows' gradients g to
-// their maxima, chosen as argmax chooses them (the first of a tie), with
-// comparisons turned into indices rather than branches: the maxima of
-// real feature maps fall anywhere, so branches on them mispredict. The
-// windows do not overlap, so each gradient is one store. x and dx start
-// at the window row's top row; w is the plane's width.
+// poolBackward22 writes the gradient of one row of 2×2 stride-2 windows
+// into the two input rows under it: g at each window's maximum, zero at
+// its other three places.
 func poolBackward22[T Float](x, dx, g []T, w int) {
 	r0, r1 := x[:w], x[w:2*w]
+	d0, d1 := dx[:w], dx[w:2*w]
 	for ox, gv := range g {
 		a0, a1, c0, c1 := r0[2*ox], r0[2*ox+1], r1[2*ox], r1[2*ox+1]
+		d0[2*ox], d0[2*ox+1], d1[2*ox], d1[2*ox+1] = 0, 0, 0, 0
 		top := 2*ox + b2i(a1 > a0)
 		bot := w + 2*ox + b2i(c1 > c0)
 		at := top + b2i(max(c0, c1) > max(a0, a1))*(bot-top)
@@ -217,7 +226,6 @@ func poolBackward22[T Float](x, dx, g []T, w int) {
 	}
 }
 
-// b2i is 1 for true: the compiler makes it a SETcc, not a branch.
 func b2i(b bool) int {
 	var i int
 	if b {

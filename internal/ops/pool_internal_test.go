@@ -7,29 +7,35 @@ import (
 
 // The branch-free 2×2 backward routes each gradient where argmax does,
 // ties included (ReLU outputs are full of zeros), on planes of odd and
-// even sides.
+// even sides, and writes every value of dx (it is not cleared first: here
+// it starts full of garbage).
 func TestPoolBackward22MatchesArgmax(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	for _, side := range [][2]int{{2, 2}, {4, 6}, {5, 7}, {9, 8}} {
 		h, w := side[0], side[1]
-		op := &poolOp{n: 1, h: h, w: w, k: 2, s: 2}
+		op := &poolOp{n: 2, h: h, w: w, k: 2, s: 2}
 		oh, ow := op.oh(), op.ow()
 		for trial := 0; trial < 200; trial++ {
-			x := make([]float32, h*w)
+			x := make([]float32, op.n*h*w)
 			for i := range x {
 				x[i] = float32(rng.IntN(3)) // many ties
 			}
-			g := make([]float32, oh*ow)
+			g := make([]float32, op.n*oh*ow)
 			for i := range g {
 				g[i] = float32(i + 1)
 			}
-			want, got := make([]float32, h*w), make([]float32, h*w)
-			for oy := 0; oy < oh; oy++ {
-				for ox := 0; ox < ow; ox++ {
-					want[argmax(op, x, oy, ox)] += g[oy*ow+ox]
-				}
-				poolBackward22(x[2*oy*w:], got[2*oy*w:], g[oy*ow:(oy+1)*ow], w)
+			want, got := make([]float32, op.n*h*w), make([]float32, op.n*h*w)
+			for i := range got {
+				got[i] = -7
 			}
+			for pl := range op.n {
+				for oy := 0; oy < oh; oy++ {
+					for ox := 0; ox < ow; ox++ {
+						want[pl*h*w+argmax(op, x[pl*h*w:], oy, ox)] += g[pl*oh*ow+oy*ow+ox]
+					}
+				}
+			}
+			poolBackward(op, x, g, got)
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("%d×%d, x %v: dx[%d] = %v, want %v", h, w, x, i, got[i], want[i])
