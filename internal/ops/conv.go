@@ -401,6 +401,8 @@ type convJob[T Float] struct {
 	packers    []imagePacker
 	geo        convGeom
 	kOff, nOff []int
+	kOff32     []int32
+	nOff32     []int32
 
 	// The filters packed once for the micro-kernel (W for the forward
 	// pass, Wᵀ for the input's gradient), shared by every image of the
@@ -439,7 +441,7 @@ func (j *convJob[T]) useImplicit(g convGeom) {
 		return
 	}
 	if pg := padded(g); j.kOff == nil || j.geo != pg {
-		j.kOff, j.nOff = offsets(pg)
+		j.kOff, j.nOff, j.kOff32, j.nOff32 = offsets(pg)
 		j.geo = pg
 	}
 	if n := runtime.GOMAXPROCS(0); len(j.packers) < n {
@@ -510,7 +512,7 @@ func (j *convJob[T]) forwardPart(wk, lo, hi int) {
 		if j.prepacked { // float32: the product, then bias and ReLU in one vector pass
 			if j.implicit {
 				pk := &j.packers[wk]
-				pk.x, pk.rows, pk.cols = j.image(wk, n), j.kOff, j.nOff
+				pk.x, pk.rows, pk.cols, pk.cols32 = j.image(wk, n), j.kOff, j.nOff, j.nOff32
 				j.pw.MulPacked(p, pk, 0, as32(yn), p)
 			} else {
 				im2col(g, j.x[n*in:(n+1)*in], col)
@@ -580,7 +582,7 @@ func (j *convJob[T]) backWPart(wk, lo, hi int) {
 	for n := lo; n < hi; n++ {
 		if j.implicit { // colᵀ packed from the image
 			pk := &j.packers[wk]
-			pk.x, pk.rows, pk.cols = j.image(wk, n), j.nOff, j.kOff
+			pk.x, pk.rows, pk.cols, pk.cols32 = j.image(wk, n), j.nOff, j.kOff, j.kOff32
 			gemm.SgemmPacked(false, g.f, ckk, p, 1, as32(j.gy[n*osz:(n+1)*osz]), p, pk, 1, as32(part), ckk)
 			continue
 		}

@@ -1,6 +1,10 @@
 package ops
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/siamesenet/siamese/internal/vec"
+)
 
 // imagePacker is an implicit im2col: it hands the product the column
 // matrix of one unpadded image (row k = (c, ky, kx), column n = output
@@ -8,16 +12,24 @@ import "unsafe"
 // product's panels. The explicit path wrote the ckk × p column matrix and
 // the product then copied it again into panels; here each value is copied
 // once, and runs of adjacent columns (an output row at stride 1, a kernel
-// row in the transpose) are copied as slices. Element (i, j) is
+// row in the transpose) are copied as slices, and panels of several runs
+// are gathered with the vector gather. Element (i, j) is
 // x[rows[i] + cols[j]].
 type imagePacker struct {
 	x          []float32 // one image, c×h×w
 	rows, cols []int     // the offsets kOff and nOff, or nOff and kOff for the transpose
+	cols32     []int32   // cols as the gather's offsets
 }
+
+// gatherRuns: a full panel of more runs of adjacent columns than this goes
+// through vec.Gather (0: never). The gather halves the filters' gradient
+// of koch-half's convolutions (kernel rows of 4–10 values) and is even
+// with the per-run copies on the forward pass (BenchmarkImplicitGather).
+var gatherRuns = 1
 
 // offsets are a geometry's offsets, shared by its packers: kOff per row of
 // the column matrix (c·h·w + ky·w + kx), nOff per column (oy·s·w + ox·s).
-func offsets(g convGeom) (kOff, nOff []int) {
+func offsets(g convGeom) (kOff, nOff []int, kOff32, nOff32 []int32) {
 	kOff = make([]int, 0, g.ckk())
 	for c := range g.c {
 		for ky := range g.k {
@@ -32,7 +44,15 @@ func offsets(g convGeom) (kOff, nOff []int) {
 			nOff = append(nOff, oy*g.s*g.w+ox*g.s)
 		}
 	}
-	return kOff, nOff
+	return kOff, nOff, to32(kOff), to32(nOff)
+}
+
+func to32(v []int) []int32 {
+	w := make([]int32, len(v))
+	for i, o := range v {
+		w[i] = int32(o)
+	}
+	return w
 }
 
 // Pack implements gemm.Packer.
@@ -69,6 +89,13 @@ func (p *imagePacker) Pack(p0, j0, kb, nb, nr int, dst []float32) {
 					*(*[16]float32)(panel[q*16:]) = *(*[16]float32)(src)
 				}
 			}
+			continue
+		}
+		if cols == nr && gatherRuns > 0 && n > gatherRuns {
+			// Several runs (a kernel's rows in the transpose, or output
+			// rows narrower than a panel): the vector gather, with the
+			// same offsets for every row of the panel.
+			vec.Gather(panel, p.x, p.rows[p0:p0+kb], p.cols32[j0+s:j0+s+cols])
 			continue
 		}
 		if n > cols/4 {

@@ -65,3 +65,40 @@ func TestImplicitIm2colMatchesExplicit(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkImplicitGather times koch-half's convolutions (forward and the
+// filters' gradient) with panels gathered past each count of runs (0:
+// never, the per-run copies).
+func BenchmarkImplicitGather(b *testing.B) {
+	for _, g := range []convGeom{
+		{n: 8, c: 1, h: 105, w: 105, f: 32, k: 10, s: 1},
+		{n: 8, c: 32, h: 48, w: 48, f: 64, k: 7, s: 1},
+		{n: 8, c: 64, h: 21, w: 21, f: 64, k: 4, s: 1},
+		{n: 8, c: 64, h: 9, w: 9, f: 128, k: 4, s: 1},
+	} {
+		g.oh, g.ow = (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		x := make([]float32, g.n*g.c*g.h*g.w)
+		w := make([]float32, g.f*g.ckk())
+		bias := make([]float32, g.f)
+		gy := make([]float32, g.n*g.f*g.p())
+		y := make([]float32, len(gy))
+		dw := make([]float32, len(w))
+		for _, runs := range []int{0, 1, 2, 4} {
+			for _, pass := range []string{"fwd", "backW"} {
+				b.Run(fmt.Sprintf("%dx%d-k%d/%s/runs%d", g.c, g.h, g.k, pass, runs), func(b *testing.B) {
+					defer func(old int) { gatherRuns = old }(gatherRuns)
+					gatherRuns = runs
+					var j convJob[float32]
+					var tmp scratch
+					for b.Loop() {
+						if pass == "fwd" {
+							convForward(&j, &tmp, g, true, x, w, bias, y)
+						} else {
+							convBackward(&j, &tmp, g, 1, x, w, gy, dw)
+						}
+					}
+				})
+			}
+		}
+	}
+}

@@ -170,3 +170,42 @@ func MaxPool2(r0, r1, out []float32) {
 		out[i] = max(max(r0[2*i], r0[2*i+1]), max(r1[2*i], r1[2*i+1]))
 	}
 }
+
+// Gather writes x[rows[q]+idx[t]] into dst[q·len(idx)+t] for every q and
+// t: a panel of len(rows) rows, each the values at the offsets idx from its
+// row's start. The implicit im2col packs with it where the runs of
+// adjacent offsets are short (a kernel row in the transposed column
+// matrix). Offsets must be non-negative and land inside x; dst must hold
+// len(rows)·len(idx) values.
+func Gather(dst, x []float32, rows []int, idx []int32) {
+	nr, kb := len(idx), len(rows)
+	if nr == 0 || kb == 0 {
+		return
+	}
+	dst = dst[:kb*nr]
+	lo, hi := int32(0), int32(0)
+	for _, o := range idx {
+		lo, hi = min(lo, o), max(hi, o)
+	}
+	rlo, rhi := rows[0], rows[0]
+	for _, r := range rows {
+		rlo, rhi = min(rlo, r), max(rhi, r)
+	}
+	if lo < 0 || rlo < 0 || rhi+int(hi) >= len(x) {
+		panic("vec: Gather offset outside x")
+	}
+	switch {
+	case path == AVX512 && nr%16 == 0:
+		gatherAVX512(&dst[0], &x[0], &rows[0], kb, &idx[0], nr)
+		return
+	case path >= AVX2 && nr%8 == 0:
+		gatherAVX2(&dst[0], &x[0], &rows[0], kb, &idx[0], nr)
+		return
+	}
+	for q, r := range rows {
+		out, src := dst[q*nr:][:nr], x[r:]
+		for t, o := range idx {
+			out[t] = src[o]
+		}
+	}
+}

@@ -27,3 +27,9 @@ func biasAVX2(dst *float32, b float32, n int, relu bool)
 
 //go:noescape
 func maxPool2AVX2(r0, r1, out *float32, n int)
+
+//go:noescape
+func gatherAVX2(dst, x *float32, rows *int, kb int, idx *int32, nr int)
+
+//go:noescape
+func gatherAVX512(dst, x *float32, rows *int, kb int, idx *int32, nr int)

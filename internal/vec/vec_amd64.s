@@ -289,3 +289,107 @@ poolloop:
 	JNZ     poolloop
 	VZEROUPPER
 	RET
+
+// func gatherAVX2(dst, x *float32, rows *int, kb int, idx *int32, nr int)
+// dst[q·nr+t] = x[rows[q]+idx[t]] for q < kb, t < nr; kb ≥ 1, nr a
+// positive multiple of 8.
+TEXT ·gatherAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ kb+24(FP), CX
+	MOVQ idx+32(FP), R8
+	MOVQ nr+40(FP), R9
+	SHLQ $2, R9             // bytes of idx per row
+
+g2row:
+	MOVQ (BX), AX
+	LEAQ (SI)(AX*4), AX     // the row's start
+	XORQ R10, R10
+
+g2col:
+	VMOVDQU    (R8)(R10*1), Y1
+	VPCMPEQD   Y2, Y2, Y2
+	VGATHERDPS Y2, (AX)(Y1*4), Y0
+	VMOVUPS    Y0, (DI)
+	ADDQ       $32, DI
+	ADDQ       $32, R10
+	CMPQ       R10, R9
+	JLT        g2col
+	ADDQ       $8, BX
+	DECQ       CX
+	JNZ        g2row
+	VZEROUPPER
+	RET
+
+// func gatherAVX512(dst, x *float32, rows *int, kb int, idx *int32, nr int)
+// As gatherAVX2 with nr a positive multiple of 16; nr = 16 and 32 keep
+// the offsets in registers.
+TEXT ·gatherAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ rows+16(FP), BX
+	MOVQ kb+24(FP), CX
+	MOVQ idx+32(FP), R8
+	MOVQ nr+40(FP), R9
+	CMPQ R9, $32
+	JEQ  g32
+	CMPQ R9, $16
+	JEQ  g16
+	SHLQ $2, R9
+
+g5row:
+	MOVQ (BX), AX
+	LEAQ (SI)(AX*4), AX
+	XORQ R10, R10
+
+g5col:
+	VMOVDQU32  (R8)(R10*1), Z1
+	KXNORW     K1, K1, K1
+	VGATHERDPS (AX)(Z1*4), K1, Z0
+	VMOVUPS    Z0, (DI)
+	ADDQ       $64, DI
+	ADDQ       $64, R10
+	CMPQ       R10, R9
+	JLT        g5col
+	ADDQ       $8, BX
+	DECQ       CX
+	JNZ        g5row
+	VZEROUPPER
+	RET
+
+g16:
+	VMOVDQU32 (R8), Z1
+
+g16row:
+	MOVQ       (BX), AX
+	LEAQ       (SI)(AX*4), AX
+	KXNORW     K1, K1, K1
+	VGATHERDPS (AX)(Z1*4), K1, Z0
+	VMOVUPS    Z0, (DI)
+	ADDQ       $64, DI
+	ADDQ       $8, BX
+	DECQ       CX
+	JNZ        g16row
+	VZEROUPPER
+	RET
+
+g32:
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(R8), Z2
+
+g32row:
+	MOVQ       (BX), AX
+	LEAQ       (SI)(AX*4), AX
+	KXNORW     K1, K1, K1
+	KXNORW     K2, K2, K2
+	VGATHERDPS (AX)(Z1*4), K1, Z0
+	VGATHERDPS (AX)(Z2*4), K2, Z3
+	VMOVUPS    Z0, (DI)
+	VMOVUPS    Z3, 64(DI)
+	ADDQ       $128, DI
+	ADDQ       $8, BX
+	DECQ       CX
+	JNZ        g32row
+	VZEROUPPER
+	RET

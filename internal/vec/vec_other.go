@@ -16,3 +16,6 @@ func addAVX2(dst, src *float32, n int)                   { panic("unreachable") 
 func biasAVX2(dst *float32, b float32, n int, relu bool) { panic("unreachable") }
 
 func maxPool2AVX2(r0, r1, out *float32, n int) { panic("unreachable") }
+
+func gatherAVX2(dst, x *float32, rows *int, kb int, idx *int32, nr int)   { panic("unreachable") }
+func gatherAVX512(dst, x *float32, rows *int, kb int, idx *int32, nr int) { panic("unreachable") }

@@ -174,3 +174,52 @@ func TestMaxPool2MatchesReference(t *testing.T) {
 		})
 	}
 }
+
+// Gather gives what indexing gives, on every path, for panel widths that
+// each path takes and some it leaves to the loop.
+func TestGatherMatchesIndexing(t *testing.T) {
+	for _, p := range paths(t) {
+		t.Run(p.String(), func(t *testing.T) {
+			defer Use(Use(p))
+			rng := rand.New(rand.NewPCG(4, 4))
+			x := randVec(rng, 5000)
+			for _, nr := range []int{1, 7, 8, 16, 24, 32, 48, 64} {
+				for _, kb := range []int{1, 3, 17} {
+					rows := make([]int, kb)
+					for q := range rows {
+						rows[q] = rng.IntN(2000)
+					}
+					idx := make([]int32, nr)
+					for i := range idx {
+						idx[i] = int32(rng.IntN(2999))
+					}
+					want := make([]float32, kb*nr)
+					for q := range kb {
+						for i := range nr {
+							want[q*nr+i] = x[rows[q]+int(idx[i])]
+						}
+					}
+					got := make([]float32, kb*nr+1)
+					got[kb*nr] = -7
+					Gather(got, x, rows, idx)
+					same(t, fmt.Sprintf("Gather nr=%d kb=%d", nr, kb), nr, got[:kb*nr], want)
+					if got[kb*nr] != -7 {
+						t.Fatalf("nr=%d kb=%d: Gather wrote past its panel", nr, kb)
+					}
+				}
+			}
+		})
+	}
+}
+
+// An offset past x's end is refused before any read.
+func TestGatherRefusesOutside(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("Gather read past x without a panic")
+		}
+	}()
+	idx := make([]int32, 16)
+	idx[15] = 16
+	Gather(make([]float32, 16), make([]float32, 20), []int{4}, idx)
+}
