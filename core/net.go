@@ -64,6 +64,8 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		return nil, fmt.Errorf("build tower: %w", err)
 	}
 	n.emb = emb
+	var fwd map[*G.Node]bool // with read: what the tape runs (newTape)
+	var read G.Nodes
 	if training {
 		n.ia = b.Indices("pair_a", pairs)
 		n.ib = b.Indices("pair_b", pairs)
@@ -97,10 +99,15 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		if b.anchor != nil {
 			wrt = append(wrt, b.anchor)
 		}
+		fwd = make(map[*G.Node]bool)
+		for _, nd := range b.G.AllNodes() {
+			fwd[nd] = true
+		}
 		grads, err := G.Grad(n.loss, wrt...)
 		if err != nil {
 			return nil, fmt.Errorf("gradients: %w", err)
 		}
+		read = grads
 		for i, g := 0, grads; i < len(n.params); i++ {
 			if n.sparse[i] != nil {
 				n.grads = append(n.grads, nil)
@@ -109,7 +116,7 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 			n.grads, g = append(n.grads, g[0]), g[1:]
 		}
 	}
-	if n.tape, err = newTape(b.G); err != nil {
+	if n.tape, err = newTape(b.G, fwd, read); err != nil {
 		return nil, err
 	}
 	return n, nil

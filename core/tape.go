@@ -33,13 +33,40 @@ type tape struct {
 }
 
 // newTape orders g's nodes so that every node comes after its children.
-func newTape(g *G.ExprGraph) (*tape, error) {
+// A training graph passes its forward nodes (fwd, those made before
+// gorgonia.Grad) and the gradients it reads (grads): of the nodes Grad
+// made, only those a read gradient depends on run. Grad differentiates
+// every input of an op on the path, so without this each net would also
+// compute the gradient of its input images (a full product and col2im for
+// the first convolution) and throw it away. A nil fwd keeps every node.
+func newTape(g *G.ExprGraph, fwd map[*G.Node]bool, grads G.Nodes) (*tape, error) {
 	sorted, err := G.Sort(g) // roots first
 	if err != nil {
 		return nil, fmt.Errorf("sort graph: %w", err)
 	}
+	keep := func(*G.Node) bool { return true }
+	if fwd != nil {
+		need := make(map[*G.Node]bool, len(sorted))
+		stack := append(G.Nodes(nil), grads...)
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if need[n] || fwd[n] {
+				continue
+			}
+			need[n] = true
+			children := g.From(n.ID())
+			for children.Next() {
+				stack = append(stack, children.Node().(*G.Node))
+			}
+		}
+		keep = func(n *G.Node) bool { return fwd[n] || need[n] }
+	}
 	t := &tape{slot: make(map[*G.Node]int, len(sorted))}
 	for i := len(sorted) - 1; i >= 0; i-- {
+		if !keep(sorted[i]) {
+			continue
+		}
 		t.slot[sorted[i]] = len(t.nodes)
 		t.nodes = append(t.nodes, sorted[i])
 	}
