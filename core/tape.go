@@ -29,6 +29,8 @@ type tape struct {
 	in    [][]G.Value // per node, its argument slice, kept between runs
 	vals  []G.Value
 	reuse []bool // per node: its last value is its own, to be written again
+	// per node: the input an InPlaceDoer may write over, or −1
+	inplace []int
 	slot  map[*G.Node]int
 }
 
@@ -91,7 +93,48 @@ func newTape(g *G.ExprGraph, fwd map[*G.Node]bool, grads G.Nodes) (*tape, error)
 		}
 		t.in[i] = make([]G.Value, len(t.args[i]))
 	}
+	t.inplace = make([]int, len(t.nodes))
+	for i := range t.inplace {
+		t.inplace[i] = -1
+	}
+	if fwd != nil {
+		uses := make([]int, len(t.nodes))
+		for _, a := range t.args {
+			for _, c := range a {
+				uses[c]++
+			}
+		}
+		read := make(map[*G.Node]bool, len(grads))
+		for _, n := range grads {
+			read[n] = true
+		}
+		for i, op := range t.ops {
+			ip, ok := op.(InPlaceDoer)
+			if !ok {
+				continue
+			}
+			k := ip.InPlaceInput()
+			if k < 0 || k >= len(t.args[i]) {
+				continue
+			}
+			c := t.nodes[t.args[i][k]]
+			if uses[t.args[i][k]] == 1 && c.Op() != nil && !fwd[c] && !read[c] {
+				t.inplace[i] = k
+			}
+		}
+	}
 	return t, nil
+}
+
+// InPlaceDoer is an op that can write its result over one of its inputs
+// (InPlaceInput), as a ReLU's gradient mask can. A training tape lets it
+// (DoInPlace) where nothing else needs that input: a gradient made by
+// gorgonia.Grad that no other op takes, that is not read after the run,
+// and whose memory its own op wrote (not a view of another value). The
+// batch-sized buffer it would have written is never made.
+type InPlaceDoer interface {
+	InPlaceInput() int
+	DoInPlace(inputs ...G.Value) (G.Value, error)
 }
 
 // run executes every op once.
@@ -104,6 +147,14 @@ func (t *tape) run() error {
 		in := t.in[i]
 		for j, c := range t.args[i] {
 			in[j] = t.vals[c]
+		}
+		if k := t.inplace[i]; k >= 0 && owns(in[k], t.in[t.args[i][k]]) {
+			v, err := op.(InPlaceDoer).DoInPlace(in...)
+			if err != nil {
+				return fmt.Errorf("%v: %w", t.nodes[i], err)
+			}
+			t.vals[i] = v
+			continue
 		}
 		if t.reuse[i] {
 			if v, err := op.(G.UsePreallocDoer).UsePreallocDo(t.vals[i], in...); err == nil {

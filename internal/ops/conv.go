@@ -659,6 +659,21 @@ func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	return op.out, nil
 }
 
+// InPlaceInput implements core.InPlaceDoer: the gradient, masked where it
+// lies.
+func (op *reluGradOp) InPlaceInput() int { return 1 }
+
+// DoInPlace implements core.InPlaceDoer.
+func (op *reluGradOp) DoInPlace(inputs ...G.Value) (G.Value, error) {
+	switch op.dt {
+	case tensor.Float32:
+		reluMask(f32(inputs[0]), f32(inputs[1]), f32(inputs[1]))
+	case tensor.Float64:
+		reluMask(f64(inputs[0]), f64(inputs[1]), f64(inputs[1]))
+	}
+	return inputs[1], nil
+}
+
 func reluMask[T Float](y, dy, out []T) {
 	if y32, ok := any(y).([]float32); ok {
 		reluMask32(y32, any(dy).([]float32), any(out).([]float32))
