@@ -126,13 +126,19 @@ func (op *shortcutOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 	if err != nil {
 		return nil, err
 	}
-	dy, err := G.ApplyOp(&shortcutGradOp{sc: op, wrt: 0}, m)
-	if err != nil {
-		return nil, err
+	// Where a gradient is m itself (a branch as large as the output, an
+	// identity shortcut), it is m, not a copy of it: two batch-sized
+	// buffers and copies fewer per identity block.
+	dy, dx := m, m
+	if !op.y.Eq(op.outShape()) {
+		if dy, err = G.ApplyOp(&shortcutGradOp{sc: op, wrt: 0}, m); err != nil {
+			return nil, err
+		}
 	}
-	dx, err := G.ApplyOp(&shortcutGradOp{sc: op, wrt: 1}, m)
-	if err != nil {
-		return nil, err
+	if op.down {
+		if dx, err = G.ApplyOp(&shortcutGradOp{sc: op, wrt: 1}, m); err != nil {
+			return nil, err
+		}
 	}
 	return G.Nodes{dy, dx}, nil
 }
