@@ -327,7 +327,7 @@ func cachedTuned(ctx context.Context, lfw *face.LFW, m *core.Model, folds [][]fa
 			}
 		}
 		if cachedOpts.ensemble > 0 {
-			for _, w := range []float64{0, 0.125, 0.25, 0.5, 1} {
+			for _, w := range []float64{0, 0.125, 0.25, 0.5, 1, 1.5, 2} {
 				sc, err := face.ScoreFolds(ctx, folds, embedWith(w), m.Head.Score)
 				if err != nil {
 					return nil, err
