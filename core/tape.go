@@ -31,7 +31,7 @@ type tape struct {
 	reuse []bool // per node: its last value is its own, to be written again
 	// per node: the input an InPlaceDoer may write over, or −1
 	inplace []int
-	slot  map[*G.Node]int
+	slot    map[*G.Node]int
 }
 
 // newTape orders g's nodes so that every node comes after its children.
