@@ -117,8 +117,11 @@ func newTape(g *G.ExprGraph, fwd map[*G.Node]bool, grads G.Nodes) (*tape, error)
 			if k < 0 || k >= len(t.args[i]) {
 				continue
 			}
-			c := t.nodes[t.args[i][k]]
-			if uses[t.args[i][k]] == 1 && c.Op() != nil && !fwd[c] && !read[c] {
+			ci := t.args[i][k]
+			c := t.nodes[ci]
+			// c.Op() and its inputs: made by an op from values (a constant,
+			// an op without inputs, may hand out the same value every run)
+			if uses[ci] == 1 && c.Op() != nil && len(t.args[ci]) > 0 && !fwd[c] && !read[c] {
 				t.inplace[i] = k
 			}
 		}
@@ -130,8 +133,9 @@ func newTape(g *G.ExprGraph, fwd map[*G.Node]bool, grads G.Nodes) (*tape, error)
 // (InPlaceInput), as a ReLU's gradient mask can. A training tape lets it
 // (DoInPlace) where nothing else needs that input: a gradient made by
 // gorgonia.Grad that no other op takes, that is not read after the run,
-// and whose memory its own op wrote (not a view of another value). The
-// batch-sized buffer it would have written is never made.
+// and whose memory its own op wrote from its inputs (not a view of
+// another value, not a constant). The batch-sized buffer it would have
+// written is never made.
 type InPlaceDoer interface {
 	InPlaceInput() int
 	DoInPlace(inputs ...G.Value) (G.Value, error)
