@@ -64,8 +64,8 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		return nil, fmt.Errorf("build tower: %w", err)
 	}
 	n.emb = emb
-	var fwd map[*G.Node]bool // with read: what the tape runs (newTape)
-	var read G.Nodes
+	var fwd map[*G.Node]bool // with grads: what the tape runs (newTape)
+	var grads G.Nodes
 	if training {
 		n.ia = b.Indices("pair_a", pairs)
 		n.ib = b.Indices("pair_b", pairs)
@@ -103,11 +103,9 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 		for _, nd := range b.G.AllNodes() {
 			fwd[nd] = true
 		}
-		grads, err := G.Grad(n.loss, wrt...)
-		if err != nil {
+		if grads, err = G.Grad(n.loss, wrt...); err != nil {
 			return nil, fmt.Errorf("gradients: %w", err)
 		}
-		read = grads
 		for i, g := 0, grads; i < len(n.params); i++ {
 			if n.sparse[i] != nil {
 				n.grads = append(n.grads, nil)
@@ -116,7 +114,7 @@ func (m *Model) newNet(items, pairs int, dt tensor.Dtype) (*Net, error) {
 			n.grads, g = append(n.grads, g[0]), g[1:]
 		}
 	}
-	if n.tape, err = newTape(b.G, fwd, read); err != nil {
+	if n.tape, err = newTape(b.G, fwd, grads); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -119,8 +119,8 @@ func newTape(g *G.ExprGraph, fwd map[*G.Node]bool, grads G.Nodes) (*tape, error)
 			}
 			ci := t.args[i][k]
 			c := t.nodes[ci]
-			// c.Op() and its inputs: made by an op from values (a constant,
-			// an op without inputs, may hand out the same value every run)
+			// c must be computed from inputs: a constant (an op without
+			// inputs) may hand out the same value every run
 			if uses[ci] == 1 && c.Op() != nil && len(t.args[ci]) > 0 && !fwd[c] && !read[c] {
 				t.inplace[i] = k
 			}

@@ -3,11 +3,10 @@ package core
 import (
 	"fmt"
 	"hash"
-
-	"github.com/chewxy/hm"
 	"strings"
 	"testing"
 
+	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -16,22 +15,19 @@ import (
 // not the gradient of an input no one reads: for loss = Σ x·w, the product
 // x·w runs once forward and once for dL/dw = xᵀ·1, but not for dL/dx.
 func TestTapeSkipsUnreadGradients(t *testing.T) {
-	build := func() (*G.ExprGraph, map[*G.Node]bool, G.Nodes) {
-		g := G.NewGraph()
-		x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"),
-			G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, 2, 3, 4, 5, 6}))))
-		w := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 1), G.WithName("w"),
-			G.WithValue(tensor.New(tensor.WithShape(3, 1), tensor.WithBacking([]float64{1, 1, 1}))))
-		loss := G.Must(G.Sum(G.Must(G.Mul(x, w))))
-		fwd := map[*G.Node]bool{}
-		for _, n := range g.AllNodes() {
-			fwd[n] = true
-		}
-		grads, err := G.Grad(loss, w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g, fwd, grads
+	g := G.NewGraph()
+	x := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 3), G.WithName("x"),
+		G.WithValue(tensor.New(tensor.WithShape(2, 3), tensor.WithBacking([]float64{1, 2, 3, 4, 5, 6}))))
+	w := G.NewMatrix(g, tensor.Float64, G.WithShape(3, 1), G.WithName("w"),
+		G.WithValue(tensor.New(tensor.WithShape(3, 1), tensor.WithBacking([]float64{1, 1, 1}))))
+	loss := G.Must(G.Sum(G.Must(G.Mul(x, w))))
+	fwd := map[*G.Node]bool{}
+	for _, n := range g.AllNodes() {
+		fwd[n] = true
+	}
+	grads, err := G.Grad(loss, w)
+	if err != nil {
+		t.Fatal(err)
 	}
 	products := func(tp *tape) int {
 		n := 0
@@ -42,7 +38,6 @@ func TestTapeSkipsUnreadGradients(t *testing.T) {
 		}
 		return n
 	}
-	g, fwd, grads := build()
 	all, err := newTape(g, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -434,9 +434,9 @@ func (j *convJob[T]) set(tmp *scratch, g convGeom, x, w, out []T) {
 // and gathered value by value that cost more than the explicit path (the
 // face ResNet embedded 10% slower), while the vector gather takes 5–7%
 // off its CPU time (embedding and training, AMD EPYC, AVX2). A padded
-// convolution packs
-// from a padded copy of each image (geometry padded(g)), which costs
-// c·(h+2·pad)·(w+2·pad) copies against the explicit im2col's c·k²·oh·ow.
+// convolution packs from a padded copy of each image (geometry
+// padded(g)), which costs c·(h+2·pad)·(w+2·pad) copies against the
+// explicit im2col's c·k²·oh·ow.
 func (j *convJob[T]) useImplicit(g convGeom) {
 	var zero T
 	j.implicit = unsafe.Sizeof(zero) == 4 && (g.s == 1 || gatherRuns > 0) && gemm.Packs() && !explicitIm2col
@@ -650,13 +650,18 @@ func (op *reluGradOp) String() string                                 { return f
 
 func (op *reluGradOp) Do(inputs ...G.Value) (G.Value, error) {
 	buffer(&op.out, op.dt, op.shape...)
+	return op.mask(inputs[0], inputs[1], op.out), nil
+}
+
+// mask writes g·[y > 0] into out and returns it.
+func (op *reluGradOp) mask(y, g, out G.Value) G.Value {
 	switch op.dt {
 	case tensor.Float32:
-		reluMask(f32(inputs[0]), f32(inputs[1]), f32(op.out))
+		reluMask(f32(y), f32(g), f32(out))
 	case tensor.Float64:
-		reluMask(f64(inputs[0]), f64(inputs[1]), op.out.Data().([]float64))
+		reluMask(f64(y), f64(g), f64(out))
 	}
-	return op.out, nil
+	return out
 }
 
 // InPlaceInput implements core.InPlaceDoer: the gradient, masked where it
@@ -665,13 +670,7 @@ func (op *reluGradOp) InPlaceInput() int { return 1 }
 
 // DoInPlace implements core.InPlaceDoer.
 func (op *reluGradOp) DoInPlace(inputs ...G.Value) (G.Value, error) {
-	switch op.dt {
-	case tensor.Float32:
-		reluMask(f32(inputs[0]), f32(inputs[1]), f32(inputs[1]))
-	case tensor.Float64:
-		reluMask(f64(inputs[0]), f64(inputs[1]), f64(inputs[1]))
-	}
-	return inputs[1], nil
+	return op.mask(inputs[0], inputs[1], inputs[1]), nil
 }
 
 func reluMask[T Float](y, dy, out []T) {

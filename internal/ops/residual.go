@@ -144,8 +144,9 @@ func (op *shortcutOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, er
 }
 
 // shortcutGradOp takes the ReLU-masked output gradient back to the branch
-// (wrt 0: cropped) or to the input (wrt 1: identity, or spread over each
-// pooling window).
+// (wrt 0: cropped) or to the input of a down-sampling shortcut (wrt 1:
+// spread over each pooling window). Where either is the gradient itself,
+// SymDiff uses it with no op.
 type shortcutGradOp struct {
 	pureOp
 	sc  *shortcutOp
@@ -201,10 +202,6 @@ func shortcutBackward[T Float](op *shortcutOp, wrt int, m, out []T) {
 		}
 		mp := m[(n*F+f)*op.oh*op.ow:][:op.oh*op.ow]
 		o := out[(n*C+f)*H*W:][:H*W]
-		if !op.down {
-			copy(o, mp)
-			return
-		}
 		clear(o)
 		for i := 0; i < op.oh; i++ {
 			r0, r1 := o[2*i*W:], o[(2*i+1)*W:]
